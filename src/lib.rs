@@ -10,3 +10,5 @@ pub mod model;
 pub mod rng;
 
 pub use error::{Error, Result};
+pub mod reference;
+pub mod tolerance;
