@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod error;
 pub mod init;
+pub mod interop;
 pub mod model;
 pub mod rng;
 
