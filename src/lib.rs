@@ -4,9 +4,13 @@
 //! learning in neural circuits* (Eyono, Levenstein, Ghosh, Cornford, Richards).
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod error;
 pub mod init;
 pub mod model;
 pub mod rng;
+pub mod stats;
+pub mod theorem;
+pub mod tolerance;
 
 pub use error::{Error, Result};
