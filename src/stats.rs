@@ -31,7 +31,10 @@ pub struct Wilcoxon {
 
 fn finite(what: &str, xs: &[f64]) -> Result<()> {
     if let Some(i) = xs.iter().position(|x| !x.is_finite()) {
-        return Err(Error::invalid(what, format!("entry {i} is {} (need finite values)", xs[i])));
+        return Err(Error::invalid(
+            what,
+            format!("entry {i} is {} (need finite values)", xs[i]),
+        ));
     }
     Ok(())
 }
@@ -74,7 +77,14 @@ fn two_sided_upper(z: f64) -> f64 {
 /// Errors with `Invalid` on an empty sample or a non-finite value.
 pub fn mann_whitney(a: &[f64], b: &[f64]) -> Result<MannWhitney> {
     if a.is_empty() || b.is_empty() {
-        return Err(Error::invalid("mann_whitney", format!("both samples must be non-empty (got {} and {})", a.len(), b.len())));
+        return Err(Error::invalid(
+            "mann_whitney",
+            format!(
+                "both samples must be non-empty (got {} and {})",
+                a.len(),
+                b.len()
+            ),
+        ));
     }
     finite("mann_whitney: a", a)?;
     finite("mann_whitney: b", b)?;
@@ -87,8 +97,16 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> Result<MannWhitney> {
     let n = n1 + n2;
     let mu = n1 * n2 / 2.0;
     let var = n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
-    let p = if var <= 0.0 { 1.0 } else { two_sided_upper((u1.max(u2) - mu - 0.5) / var.sqrt()) };
-    Ok(MannWhitney { u: u1, p_two_sided: p, effect: u1 / (n1 * n2) })
+    let p = if var <= 0.0 {
+        1.0
+    } else {
+        two_sided_upper((u1.max(u2) - mu - 0.5) / var.sqrt())
+    };
+    Ok(MannWhitney {
+        u: u1,
+        p_two_sided: p,
+        effect: u1 / (n1 * n2),
+    })
 }
 
 /// Two-sided Wilcoxon signed-rank test of paired samples (same length ≥ 1), as SciPy's
@@ -106,7 +124,10 @@ pub fn wilcoxon_signed_rank(a: &[f64], b: &[f64]) -> Result<Wilcoxon> {
         });
     }
     if a.is_empty() {
-        return Err(Error::invalid("wilcoxon_signed_rank", "samples must be non-empty"));
+        return Err(Error::invalid(
+            "wilcoxon_signed_rank",
+            "samples must be non-empty",
+        ));
     }
     finite("wilcoxon_signed_rank: a", a)?;
     finite("wilcoxon_signed_rank: b", b)?;
@@ -115,7 +136,12 @@ pub fn wilcoxon_signed_rank(a: &[f64], b: &[f64]) -> Result<Wilcoxon> {
     let nonzero: Vec<f64> = diffs.iter().copied().filter(|&d| d != 0.0).collect();
     let abs: Vec<f64> = nonzero.iter().map(|d| d.abs()).collect();
     let (ranks, tie_term) = midranks(&abs);
-    let w_plus: f64 = ranks.iter().zip(&nonzero).filter(|(_, &d)| d > 0.0).map(|(r, _)| r).sum();
+    let w_plus: f64 = ranks
+        .iter()
+        .zip(&nonzero)
+        .filter(|(_, &d)| d > 0.0)
+        .map(|(r, _)| r)
+        .sum();
     let m = nonzero.len() as f64;
     let mn = m * (m + 1.0) / 4.0;
     let var = (m * (m + 1.0) * (2.0 * m + 1.0) - 0.5 * tie_term) / 24.0;
@@ -125,7 +151,11 @@ pub fn wilcoxon_signed_rank(a: &[f64], b: &[f64]) -> Result<Wilcoxon> {
         let d = 0.5 * (w_plus - mn).signum() * if w_plus == mn { 0.0 } else { 1.0 };
         two_sided_upper(((w_plus - mn - d) / var.sqrt()).abs())
     };
-    Ok(Wilcoxon { w_plus, p_two_sided: p, median_diff })
+    Ok(Wilcoxon {
+        w_plus,
+        p_two_sided: p,
+        median_diff,
+    })
 }
 
 /// Median (mean of the two middle values for even length); NaN for an empty slice. NaNs sort last.

@@ -28,7 +28,10 @@ pub fn pooled(w: &[f64], delta: &[f64]) -> Result<f64> {
     check_lengths("pooled", w, delta)?;
     let s: f64 = w.iter().sum();
     if !(s.is_finite() && s > 0.0) {
-        return Err(Error::invalid("pooled: w", format!("sum of weights must be finite and > 0, got {s}")));
+        return Err(Error::invalid(
+            "pooled: w",
+            format!("sum of weights must be finite and > 0, got {s}"),
+        ));
     }
     Ok(w.iter().zip(delta).map(|(a, d)| a * d).sum::<f64>() / s)
 }
@@ -53,7 +56,10 @@ pub fn pvar(delta: &[f64]) -> f64 {
 /// Needs n ≥ 2 (else `Invalid`).
 pub fn exact_error_variance(var_w_tilde_1: f64, n: usize, s_delta_sq: f64) -> Result<f64> {
     if n < 2 {
-        return Err(Error::invalid("exact_error_variance: n", format!("need n ≥ 2, got {n}")));
+        return Err(Error::invalid(
+            "exact_error_variance: n",
+            format!("need n ≥ 2, got {n}"),
+        ));
     }
     let nf = n as f64;
     Ok(nf * nf / (nf - 1.0) * var_w_tilde_1 * s_delta_sq)
@@ -138,10 +144,16 @@ pub struct McResult {
 pub fn monte_carlo(dist: WeightDist, delta: &[f64], draws: usize, seed: u64) -> Result<McResult> {
     let n = delta.len();
     if n == 0 {
-        return Err(Error::invalid("monte_carlo: delta", "need at least one entry"));
+        return Err(Error::invalid(
+            "monte_carlo: delta",
+            "need at least one entry",
+        ));
     }
     if draws < 2 {
-        return Err(Error::invalid("monte_carlo: draws", format!("need at least 2 draws, got {draws}")));
+        return Err(Error::invalid(
+            "monte_carlo: draws",
+            format!("need at least 2 draws, got {draws}"),
+        ));
     }
     let nf = n as f64;
     let mean_delta = delta.iter().sum::<f64>() / nf;
@@ -156,7 +168,10 @@ pub fn monte_carlo(dist: WeightDist, delta: &[f64], draws: usize, seed: u64) -> 
             s += *wi;
         }
         if !(s.is_finite() && s > 0.0) {
-            return Err(Error::invalid("monte_carlo: weights", format!("drew a weight vector with sum {s}")));
+            return Err(Error::invalid(
+                "monte_carlo: weights",
+                format!("drew a weight vector with sum {s}"),
+            ));
         }
         // e_n = Σ (w̃ᵢ − 1/n) δᵢ, and (w̃ᵢ − 1/n)² for the Var(w̃₁) estimate, in one pass.
         let (mut num, mut dev) = (0.0, 0.0);
@@ -170,7 +185,17 @@ pub fn monte_carlo(dist: WeightDist, delta: &[f64], draws: usize, seed: u64) -> 
     }
     let df = draws as f64;
     let mean_error = errors.iter().sum::<f64>() / df;
-    let var_error = errors.iter().map(|e| (e - mean_error) * (e - mean_error)).sum::<f64>() / (df - 1.0);
+    let var_error = errors
+        .iter()
+        .map(|e| (e - mean_error) * (e - mean_error))
+        .sum::<f64>()
+        / (df - 1.0);
     let var_w_tilde_1 = w_tilde_dev_sq.iter().sum::<f64>() / df;
-    Ok(McResult { mean_error, var_error, var_w_tilde_1, errors, w_tilde_dev_sq })
+    Ok(McResult {
+        mean_error,
+        var_error,
+        var_w_tilde_1,
+        errors,
+        w_tilde_dev_sq,
+    })
 }

@@ -2,10 +2,13 @@
 //! log-sum-exp, x ↦ sin(Ax)) and rejects a wrong one (one wrong entry, scaled by 1.01, transposed Jacobian).
 
 use inorm::check::{
-    compare, directional_test, dot_product_test, gradient_fd, gradient_fd4, jacobian_fd, taylor_test, taylor_test_vector,
+    compare, directional_test, dot_product_test, gradient_fd, gradient_fd4, jacobian_fd,
+    taylor_test, taylor_test_vector,
 };
 use inorm::rng::{SeedRng, Stream};
-use inorm::tolerance::{DOT_REL, DOT_WRONG_MIN_REL, FD4_REL, FD_REL, TAYLOR_MIN_RATE, TAYLOR_WRONG_MAX_RATE};
+use inorm::tolerance::{
+    DOT_REL, DOT_WRONG_MIN_REL, FD4_REL, FD_REL, TAYLOR_MIN_RATE, TAYLOR_WRONG_MAX_RATE,
+};
 use nalgebra::{DMatrix, DVector};
 
 fn normals(sub: u64, n: usize) -> Vec<f64> {
@@ -25,7 +28,10 @@ struct Quad {
 
 impl Quad {
     fn new(n: usize) -> Self {
-        Quad { a: mat(1, n, n), b: DVector::from_vec(normals(2, n)) }
+        Quad {
+            a: mat(1, n, n),
+            b: DVector::from_vec(normals(2, n)),
+        }
     }
     fn loss(&self, x: &[f64]) -> f64 {
         let x = DVector::from_column_slice(x);
@@ -33,7 +39,9 @@ impl Quad {
     }
     fn grad(&self, x: &[f64]) -> Vec<f64> {
         let x = DVector::from_column_slice(x);
-        ((&self.a + self.a.transpose()) * &x + &self.b).as_slice().to_vec()
+        ((&self.a + self.a.transpose()) * &x + &self.b)
+            .as_slice()
+            .to_vec()
     }
     fn grad_wrong_transpose(&self, x: &[f64]) -> Vec<f64> {
         let x = DVector::from_column_slice(x);
@@ -67,18 +75,25 @@ struct SinAx {
 
 impl SinAx {
     fn f(&self, x: &[f64]) -> Vec<f64> {
-        (&self.a * DVector::from_column_slice(x)).map(f64::sin).as_slice().to_vec()
+        (&self.a * DVector::from_column_slice(x))
+            .map(f64::sin)
+            .as_slice()
+            .to_vec()
     }
     fn jac(&self, x: &[f64]) -> DMatrix<f64> {
         let c = (&self.a * DVector::from_column_slice(x)).map(f64::cos);
         DMatrix::from_diagonal(&c) * &self.a
     }
     fn vjp(&self, x: &[f64], v: &[f64]) -> Vec<f64> {
-        (self.jac(x).transpose() * DVector::from_column_slice(v)).as_slice().to_vec()
+        (self.jac(x).transpose() * DVector::from_column_slice(v))
+            .as_slice()
+            .to_vec()
     }
     /// The classic backward bug: J v instead of Jᵀ v (square A only).
     fn vjp_transposed(&self, x: &[f64], v: &[f64]) -> Vec<f64> {
-        (self.jac(x) * DVector::from_column_slice(v)).as_slice().to_vec()
+        (self.jac(x) * DVector::from_column_slice(v))
+            .as_slice()
+            .to_vec()
     }
 }
 
@@ -94,7 +109,13 @@ fn scaled(g: &[f64], c: f64) -> Vec<f64> {
 
 /// Rate at the smallest usable step: the asymptotic order of the remainder.
 fn last_usable_rate(r: &inorm::check::TaylorReport) -> f64 {
-    r.rates.iter().zip(&r.usable).filter(|(_, &u)| u).map(|(r, _)| *r).last().unwrap_or(f64::NAN)
+    r.rates
+        .iter()
+        .zip(&r.usable)
+        .filter(|(_, &u)| u)
+        .map(|(r, _)| *r)
+        .last()
+        .unwrap_or(f64::NAN)
 }
 
 #[test]
@@ -143,9 +164,17 @@ fn fd_jacobian_matches_sin_ax_and_softmax() {
     let sq = SinAx { a: mat(7, 6, 6) };
     let x6 = normals(8, 6);
     let jn = jacobian_fd(|y| sq.f(y), &x6, 1e-5).unwrap();
-    assert!(compare(sq.jac(&x6).as_slice(), jn.as_slice()).unwrap().max_rel < FD_REL);
+    assert!(
+        compare(sq.jac(&x6).as_slice(), jn.as_slice())
+            .unwrap()
+            .max_rel
+            < FD_REL
+    );
     let ct = compare(sq.jac(&x6).transpose().as_slice(), jn.as_slice()).unwrap();
-    assert!(ct.max_rel > 1e-2, "transposed Jacobian not detected: {ct:?}");
+    assert!(
+        ct.max_rel > 1e-2,
+        "transposed Jacobian not detected: {ct:?}"
+    );
     // Softmax: J = diag(s) − s sᵀ.
     let z = normals(9, 6);
     let sm = DVector::from_vec(softmax(&z));
@@ -165,8 +194,23 @@ fn taylor_rate_two_for_right_gradient_one_for_wrong() {
     let right = taylor_test(loss, &q.grad(&x), &x, &u, 0.5, 12).unwrap();
     assert!(right.passes(), "{right:?}");
     // A quadratic has remainder exactly h²·uᵀAu: rate 2 up to roundoff.
-    assert!(right.rates.iter().zip(&right.usable).filter(|(_, &u)| u).all(|(r, _)| (r - 2.0).abs() < 1e-3), "{right:?}");
-    assert!(right.zeroth_rates.iter().skip(6).all(|r| (r - 1.0).abs() < 0.05), "{right:?}");
+    assert!(
+        right
+            .rates
+            .iter()
+            .zip(&right.usable)
+            .filter(|(_, &u)| u)
+            .all(|(r, _)| (r - 2.0).abs() < 1e-3),
+        "{right:?}"
+    );
+    assert!(
+        right
+            .zeroth_rates
+            .iter()
+            .skip(6)
+            .all(|r| (r - 1.0).abs() < 0.05),
+        "{right:?}"
+    );
     for (name, g) in [
         ("one wrong entry", one_wrong_entry(&q.grad(&x), 2)),
         ("scaled by 1.01", scaled(&q.grad(&x), 1.01)),
@@ -175,7 +219,10 @@ fn taylor_rate_two_for_right_gradient_one_for_wrong() {
         let r = taylor_test(loss, &g, &x, &u, 0.5, 24).unwrap();
         assert!(!r.passes(), "{name}: {r:?}");
         let last = last_usable_rate(&r);
-        assert!(last < TAYLOR_WRONG_MAX_RATE && last > 2.0 - TAYLOR_MIN_RATE, "{name}: rate {last}, {r:?}");
+        assert!(
+            last < TAYLOR_WRONG_MAX_RATE && last > 2.0 - TAYLOR_MIN_RATE,
+            "{name}: rate {last}, {r:?}"
+        );
     }
 }
 
@@ -188,7 +235,10 @@ fn taylor_rate_on_non_polynomial_losses() {
     assert!(right.usable_steps() >= 8, "{right:?}");
     let wrong = taylor_test(logsumexp, &scaled(&softmax(&z), 1.01), &z, &u, 0.25, 24).unwrap();
     assert!(!wrong.passes());
-    assert!(last_usable_rate(&wrong) < TAYLOR_WRONG_MAX_RATE, "{wrong:?}");
+    assert!(
+        last_usable_rate(&wrong) < TAYLOR_WRONG_MAX_RATE,
+        "{wrong:?}"
+    );
 }
 
 #[test]
@@ -198,9 +248,21 @@ fn taylor_vector_version_checks_a_vjp() {
     let (u, v) = (normals(12, 6), normals(13, 6));
     let right = taylor_test_vector(|y| s.f(y), |w| s.vjp(&x, w), &x, &u, &v, 0.25, 14).unwrap();
     assert!(right.passes(), "{right:?}");
-    let wrong = taylor_test_vector(|y| s.f(y), |w| s.vjp_transposed(&x, w), &x, &u, &v, 0.25, 24).unwrap();
+    let wrong = taylor_test_vector(
+        |y| s.f(y),
+        |w| s.vjp_transposed(&x, w),
+        &x,
+        &u,
+        &v,
+        0.25,
+        24,
+    )
+    .unwrap();
     assert!(!wrong.passes());
-    assert!(last_usable_rate(&wrong) < TAYLOR_WRONG_MAX_RATE, "{wrong:?}");
+    assert!(
+        last_usable_rate(&wrong) < TAYLOR_WRONG_MAX_RATE,
+        "{wrong:?}"
+    );
     let z = normals(9, 6);
     let sm = taylor_test_vector(softmax, |w| softmax_vjp(&z, w), &z, &u, &v, 0.25, 14).unwrap();
     assert!(sm.passes(), "{sm:?}");
@@ -212,7 +274,16 @@ fn taylor_rejects_bad_arguments_and_linear_losses_have_no_usable_step() {
     assert!(taylor_test(|y| y[0], &[1.0], &x, &[1.0, 0.0], 0.1, 5).is_err());
     assert!(taylor_test(|y| y[0], &[1.0, 0.0], &x, &[1.0, 0.0], 0.1, 2).is_err());
     assert!(taylor_test(|y| y[0], &[1.0, 0.0], &x, &[1.0, 0.0], -0.1, 5).is_err());
-    assert!(taylor_test_vector(|y| y.to_vec(), |v| v.to_vec(), &x, &[1.0, 0.0], &[1.0], 0.1, 5).is_err());
+    assert!(taylor_test_vector(
+        |y| y.to_vec(),
+        |v| v.to_vec(),
+        &x,
+        &[1.0, 0.0],
+        &[1.0],
+        0.1,
+        5
+    )
+    .is_err());
     // Linear along u: remainders are roundoff only, so the test cannot certify the gradient (documented).
     let r = taylor_test(|y| 3.0 * y[0] - y[1], &[3.0, -1.0], &x, &[0.3, 0.7], 0.1, 8).unwrap();
     assert_eq!(r.usable_steps(), 0);
@@ -226,16 +297,40 @@ fn dot_product_test_accepts_right_vjp_rejects_wrong() {
     let (u, v) = (normals(14, 7), normals(15, 5));
     let right = dot_product_test(|y| s.f(y), |w| s.vjp(&x, w), &x, &u, &v, 1e-3).unwrap();
     assert!(right.rel_err < DOT_REL, "{right:?}");
-    let wrong_entry = dot_product_test(|y| s.f(y), |w| one_wrong_entry(&s.vjp(&x, w), 3), &x, &u, &v, 1e-3).unwrap();
+    let wrong_entry = dot_product_test(
+        |y| s.f(y),
+        |w| one_wrong_entry(&s.vjp(&x, w), 3),
+        &x,
+        &u,
+        &v,
+        1e-3,
+    )
+    .unwrap();
     assert!(wrong_entry.rel_err > DOT_WRONG_MIN_REL, "{wrong_entry:?}");
-    let wrong_scale = dot_product_test(|y| s.f(y), |w| scaled(&s.vjp(&x, w), 1.01), &x, &u, &v, 1e-3).unwrap();
+    let wrong_scale = dot_product_test(
+        |y| s.f(y),
+        |w| scaled(&s.vjp(&x, w), 1.01),
+        &x,
+        &u,
+        &v,
+        1e-3,
+    )
+    .unwrap();
     assert!(wrong_scale.rel_err > DOT_WRONG_MIN_REL, "{wrong_scale:?}");
     let sq = SinAx { a: mat(7, 6, 6) };
     let x6 = normals(8, 6);
     let (u6, v6) = (normals(16, 6), normals(17, 6));
     let ok = dot_product_test(|y| sq.f(y), |w| sq.vjp(&x6, w), &x6, &u6, &v6, 1e-3).unwrap();
     assert!(ok.rel_err < DOT_REL, "{ok:?}");
-    let tr = dot_product_test(|y| sq.f(y), |w| sq.vjp_transposed(&x6, w), &x6, &u6, &v6, 1e-3).unwrap();
+    let tr = dot_product_test(
+        |y| sq.f(y),
+        |w| sq.vjp_transposed(&x6, w),
+        &x6,
+        &u6,
+        &v6,
+        1e-3,
+    )
+    .unwrap();
     assert!(tr.rel_err > DOT_WRONG_MIN_REL, "{tr:?}");
     // Softmax.
     let z = normals(9, 6);
@@ -253,12 +348,37 @@ fn directional_test_on_scalar_losses() {
     let x = normals(3, 8);
     let u = normals(10, 8);
     let loss = |y: &[f64]| q.loss(y);
-    assert!(directional_test(loss, &q.grad(&x), &x, &u, 1e-3).unwrap().rel_err < DOT_REL);
-    assert!(directional_test(loss, &scaled(&q.grad(&x), 1.01), &x, &u, 1e-3).unwrap().rel_err > DOT_WRONG_MIN_REL);
-    assert!(directional_test(loss, &q.grad_wrong_transpose(&x), &x, &u, 1e-3).unwrap().rel_err > DOT_WRONG_MIN_REL);
-    assert!(directional_test(loss, &one_wrong_entry(&q.grad(&x), 0), &x, &u, 1e-3).unwrap().rel_err > DOT_WRONG_MIN_REL);
+    assert!(
+        directional_test(loss, &q.grad(&x), &x, &u, 1e-3)
+            .unwrap()
+            .rel_err
+            < DOT_REL
+    );
+    assert!(
+        directional_test(loss, &scaled(&q.grad(&x), 1.01), &x, &u, 1e-3)
+            .unwrap()
+            .rel_err
+            > DOT_WRONG_MIN_REL
+    );
+    assert!(
+        directional_test(loss, &q.grad_wrong_transpose(&x), &x, &u, 1e-3)
+            .unwrap()
+            .rel_err
+            > DOT_WRONG_MIN_REL
+    );
+    assert!(
+        directional_test(loss, &one_wrong_entry(&q.grad(&x), 0), &x, &u, 1e-3)
+            .unwrap()
+            .rel_err
+            > DOT_WRONG_MIN_REL
+    );
     let z = normals(4, 10);
     let uz = normals(11, 10);
-    assert!(directional_test(logsumexp, &softmax(&z), &z, &uz, 1e-3).unwrap().rel_err < DOT_REL);
+    assert!(
+        directional_test(logsumexp, &softmax(&z), &z, &uz, 1e-3)
+            .unwrap()
+            .rel_err
+            < DOT_REL
+    );
     assert!(directional_test(loss, &q.grad(&x), &x, &u, 0.0).is_err());
 }

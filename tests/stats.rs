@@ -31,12 +31,20 @@ fn mw_cases() -> Vec<(&'static str, Vec<f64>, Vec<f64>, f64, f64)> {
         (
             "unequal sizes, ties across samples",
             vec![0.5, 0.9, 1.3, 1.3, 2.0],
-            vec![0.1, 0.2, 0.4, 0.9, 0.3, 0.6, 0.8, 1.0, 0.05, 0.7, 0.75, 0.15],
+            vec![
+                0.1, 0.2, 0.4, 0.9, 0.3, 0.6, 0.8, 1.0, 0.05, 0.7, 0.75, 0.15,
+            ],
             52.5,
             0.020240972493874215,
         ),
         ("all tied", vec![3.0; 5], vec![3.0; 7], 17.5, 1.0),
-        ("separated, n1 = n2 = 30", (0..30).map(|i| 10.0 + i as f64).collect(), (0..30).map(|i| i as f64).collect(), 700.0, 0.00022448380595775603),
+        (
+            "separated, n1 = n2 = 30",
+            (0..30).map(|i| 10.0 + i as f64).collect(),
+            (0..30).map(|i| i as f64).collect(),
+            700.0,
+            0.00022448380595775603,
+        ),
     ]
 }
 
@@ -45,7 +53,11 @@ fn mann_whitney_matches_scipy() {
     for (name, a, b, u, p) in mw_cases() {
         let r = mann_whitney(&a, &b).unwrap();
         assert_eq!(r.u, u, "{name}");
-        assert!(rel(r.p_two_sided, p) < SCIPY_REL, "{name}: p {} vs SciPy {p}", r.p_two_sided);
+        assert!(
+            rel(r.p_two_sided, p) < SCIPY_REL,
+            "{name}: p {} vs SciPy {p}",
+            r.p_two_sided
+        );
         assert_eq!(r.effect, u / (a.len() * b.len()) as f64, "{name}");
         // Swapping the samples gives U' = n1n2 − U and the same two-sided p.
         let s = mann_whitney(&b, &a).unwrap();
@@ -89,7 +101,10 @@ fn mann_whitney_p_is_symmetric_in_u_and_decreases_away_from_the_center() {
         let mirror = mann_whitney(&b, &a).unwrap();
         assert_eq!(mirror.u, 900.0 - u as f64);
         assert_eq!(r.p_two_sided, mirror.p_two_sided, "U = {u}");
-        assert!(r.p_two_sided < prev || (u == 450 && r.p_two_sided == 1.0), "p not decreasing at U = {u}");
+        assert!(
+            r.p_two_sided < prev || (u == 450 && r.p_two_sided == 1.0),
+            "p not decreasing at U = {u}"
+        );
         prev = r.p_two_sided;
     }
 }
@@ -98,12 +113,20 @@ fn mann_whitney_p_is_symmetric_in_u_and_decreases_away_from_the_center() {
 fn tie_free_p_values_printed_in_the_paper_reproduce_from_u() {
     // SPEC §10, Fig 5c/6a/7b (30 vs 30). Values with a half-integer U involve ties and are not reproducible
     // from U alone; these integer ones are, to the printed precision (± half a unit of the last printed digit).
-    for (u, printed, decimals) in
-        [(645, 0.0040, 4), (648, 0.0035, 4), (473, 0.739, 3), (400, 0.464, 3), (425, 0.717, 3), (415, 0.610, 3)]
-    {
+    for (u, printed, decimals) in [
+        (645, 0.0040, 4),
+        (648, 0.0035, 4),
+        (473, 0.739, 3),
+        (400, 0.464, 3),
+        (425, 0.717, 3),
+        (415, 0.610, 3),
+    ] {
         let (a, b) = samples_with_u(u);
         let p = mann_whitney(&a, &b).unwrap().p_two_sided;
-        assert!((p - printed).abs() <= 0.5 * 10f64.powi(-decimals), "U = {u}: p = {p}, printed {printed}");
+        assert!(
+            (p - printed).abs() <= 0.5 * 10f64.powi(-decimals),
+            "U = {u}: p = {p}, printed {printed}"
+        );
     }
 }
 
@@ -113,8 +136,12 @@ fn wilcoxon_matches_scipy() {
     let cases = [
         (
             "no ties",
-            vec![1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30, 2.01, 2.22],
-            vec![0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29, 1.01, 1.5],
+            vec![
+                1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30, 2.01, 2.22,
+            ],
+            vec![
+                0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29, 1.01, 1.5,
+            ],
             61.0,
             5.0,
             0.014483277052317407,
@@ -134,9 +161,21 @@ fn wilcoxon_matches_scipy() {
         let r = wilcoxon_signed_rank(&a, &b).unwrap();
         assert_eq!(r.w_plus, w_plus, "{name}");
         let m = 11.0; // nonzero differences in both cases
-        assert_eq!(r.w_plus.min(m * (m + 1.0) / 2.0 - r.w_plus), scipy_stat, "{name}");
-        assert!(rel(r.p_two_sided, p) < SCIPY_REL, "{name}: p {} vs SciPy {p}", r.p_two_sided);
-        assert!((r.median_diff - med).abs() < 1e-12, "{name}: median diff {}", r.median_diff);
+        assert_eq!(
+            r.w_plus.min(m * (m + 1.0) / 2.0 - r.w_plus),
+            scipy_stat,
+            "{name}"
+        );
+        assert!(
+            rel(r.p_two_sided, p) < SCIPY_REL,
+            "{name}: p {} vs SciPy {p}",
+            r.p_two_sided
+        );
+        assert!(
+            (r.median_diff - med).abs() < 1e-12,
+            "{name}: median diff {}",
+            r.median_diff
+        );
         let s = wilcoxon_signed_rank(&b, &a).unwrap();
         assert!(rel(s.p_two_sided, p) < SCIPY_REL, "{name} swapped");
     }

@@ -6,8 +6,8 @@
 
 use inorm::rng::{SeedRng, Stream};
 use inorm::theorem::{
-    asymptotic_error_variance, dirichlet_error_variance, estimator_error, exact_error_variance, monte_carlo, pooled, pvar,
-    McResult, WeightDist,
+    asymptotic_error_variance, dirichlet_error_variance, estimator_error, exact_error_variance,
+    monte_carlo, pooled, pvar, McResult, WeightDist,
 };
 use inorm::tolerance::MC_FALSE_ALARM;
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -69,15 +69,29 @@ fn c3_unbiased_and_rejects_biased_estimator() {
     // (printed with --nocapture: 2.6e-3 at n = 10, 1.4e-3 at n = 100, 9e-4 at n = 1000, i.e. ≤ 0.6% of
     // δ̄ ≈ 0.5; the sum-to-1.1 estimator's bias 0.1·δ̄ ≈ 0.05 is ≥ 19 such units, so its power is ≈ 1).
     let z = z();
-    for (k, (n, draws)) in [(10usize, 100_000usize), (100, 40_000), (1000, 10_000)].into_iter().enumerate() {
+    for (k, (n, draws)) in [(10usize, 100_000usize), (100, 40_000), (1000, 10_000)]
+        .into_iter()
+        .enumerate()
+    {
         let d = delta(n, k as u64);
         let mc = monte_carlo(WeightDist::Uniform, &d, draws, 11 + k as u64).unwrap();
         let se = (mc.var_error / draws as f64).sqrt();
-        println!("n = {n}: mean error {:.3e}, SE {se:.3e}, 50%-power detectable bias {:.3e}", mc.mean_error, z * se);
-        assert!(mc.mean_error.abs() <= z * se, "n = {n}: mean error {} > {z}·{se}", mc.mean_error);
+        println!(
+            "n = {n}: mean error {:.3e}, SE {se:.3e}, 50%-power detectable bias {:.3e}",
+            mc.mean_error,
+            z * se
+        );
+        assert!(
+            mc.mean_error.abs() <= z * se,
+            "n = {n}: mean error {} > {z}·{se}",
+            mc.mean_error
+        );
         let b = biased(&mc, &d);
         let (vb, _) = var_and_se(&b);
-        assert!(mean(&b).abs() > z * (vb / draws as f64).sqrt(), "n = {n}: biased estimator not rejected");
+        assert!(
+            mean(&b).abs() > z * (vb / draws as f64).sqrt(),
+            "n = {n}: biased estimator not rejected"
+        );
     }
 }
 
@@ -90,7 +104,15 @@ fn c3_variance_rate_tends_to_cv2_uniform() {
     let dist = WeightDist::Uniform;
     let cv2 = dist.cv2();
     let mut dev = vec![];
-    for (k, (n, draws)) in [(10usize, 200_000usize), (100, 100_000), (1000, 20_000), (10_000, 3_000)].into_iter().enumerate() {
+    for (k, (n, draws)) in [
+        (10usize, 200_000usize),
+        (100, 100_000),
+        (1000, 20_000),
+        (10_000, 3_000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let d = delta(n, 10 + k as u64);
         let s2 = pvar(&d);
         let mc = monte_carlo(dist, &d, draws, 21 + k as u64).unwrap();
@@ -100,18 +122,30 @@ fn c3_variance_rate_tends_to_cv2_uniform() {
         let a_n = nf * asymptotic_error_variance(cv2, dist.skewness(), n, s2).unwrap() / s2;
         let bound = z * se_r + cv2 / (nf * nf);
         println!("n = {n}: R = {r:.5} ± {se_r:.5}, A_n = {a_n:.5}, CV² = {cv2:.5}");
-        assert!((r - a_n).abs() <= bound, "n = {n}: R = {r} vs A_n = {a_n}, bound {bound}");
+        assert!(
+            (r - a_n).abs() <= bound,
+            "n = {n}: R = {r} vs A_n = {a_n}, bound {bound}"
+        );
         // The estimator scaled to sum 1.1 has 1.21× the variance: rejected at every n.
         let (vb, _) = var_and_se(&biased(&mc, &d));
-        assert!((nf * vb / s2 - a_n).abs() > bound, "n = {n}: biased estimator not rejected");
+        assert!(
+            (nf * vb / s2 - a_n).abs() > bound,
+            "n = {n}: biased estimator not rejected"
+        );
         dev.push(((r / cv2 - 1.0), se_r / cv2));
     }
     // The relative deviation from the limit CV² shrinks: at n = 10 it is significantly positive (the 1/n term,
     // +10%), and its upper confidence bound at n = 1000 lies below the lower confidence bound at n = 10.
     let (d10, s10) = dev[0];
     let (d1000, s1000) = dev[2];
-    assert!(d10 - z * s10 > 0.0, "1/n correction at n = 10 not detected: {d10} ± {s10}");
-    assert!(d1000.abs() + z * s1000 < d10 - z * s10, "deviation did not shrink: n=10 {d10}±{s10}, n=1000 {d1000}±{s1000}");
+    assert!(
+        d10 - z * s10 > 0.0,
+        "1/n correction at n = 10 not detected: {d10} ± {s10}"
+    );
+    assert!(
+        d1000.abs() + z * s1000 < d10 - z * s10,
+        "deviation did not shrink: n=10 {d10}±{s10}, n=1000 {d1000}±{s1000}"
+    );
 }
 
 #[test]
@@ -132,16 +166,26 @@ fn c3_exact_variance_identity() {
         let mc = monte_carlo(dist, &d, draws, 31 + k as u64).unwrap();
         let c = exact_error_variance(1.0, n, s2).unwrap();
         let paired = |errs: &[f64], factor: f64| -> (f64, f64) {
-            let dd: Vec<f64> = errs.iter().zip(&mc.w_tilde_dev_sq).map(|(e, q)| e * e - factor * c * q).collect();
+            let dd: Vec<f64> = errs
+                .iter()
+                .zip(&mc.w_tilde_dev_sq)
+                .map(|(e, q)| e * e - factor * c * q)
+                .collect();
             let (v, _) = var_and_se(&dd);
             (mean(&dd), (v / draws as f64).sqrt())
         };
         let (m, se) = paired(&mc.errors, 1.0);
         assert!(m.abs() <= z * se, "{dist:?} n = {n}: mean D = {m}, SE {se}");
         let exact = exact_error_variance(mc.var_w_tilde_1, n, s2).unwrap();
-        println!("{dist:?} n = {n}: Var e = {:.5e}, identity {exact:.5e}", mc.var_error);
+        println!(
+            "{dist:?} n = {n}: Var e = {:.5e}, identity {exact:.5e}",
+            mc.var_error
+        );
         let (mb, seb) = paired(&biased(&mc, &d), 1.0);
-        assert!(mb.abs() > z * seb, "{dist:?} n = {n}: biased estimator not rejected");
+        assert!(
+            mb.abs() > z * seb,
+            "{dist:?} n = {n}: biased estimator not rejected"
+        );
         if n == 10 {
             // A wrong constant (n instead of n²/(n−1), 10% off at n = 10) is rejected too.
             let (mw, sew) = paired(&mc.errors, (n as f64 - 1.0) / n as f64);
@@ -153,15 +197,24 @@ fn c3_exact_variance_identity() {
 #[test]
 fn c3_exponential_weights_dirichlet_exact() {
     let z = z();
-    for (k, (n, draws)) in [(10usize, 100_000usize), (100, 40_000), (1000, 10_000)].into_iter().enumerate() {
+    for (k, (n, draws)) in [(10usize, 100_000usize), (100, 40_000), (1000, 10_000)]
+        .into_iter()
+        .enumerate()
+    {
         let d = delta(n, 30 + k as u64);
         let s2 = pvar(&d);
         let mc = monte_carlo(WeightDist::Exponential, &d, draws, 41 + k as u64).unwrap();
         let (v, se) = var_and_se(&mc.errors);
         let exact = dirichlet_error_variance(n, s2);
-        assert!((v - exact).abs() <= z * se, "n = {n}: Var {v} vs s²/(n+1) = {exact}, SE {se}");
+        assert!(
+            (v - exact).abs() <= z * se,
+            "n = {n}: Var {v} vs s²/(n+1) = {exact}, SE {se}"
+        );
         let (vb, _) = var_and_se(&biased(&mc, &d));
-        assert!((vb - exact).abs() > z * se, "n = {n}: biased estimator not rejected");
+        assert!(
+            (vb - exact).abs() > z * se,
+            "n = {n}: biased estimator not rejected"
+        );
     }
 }
 
@@ -219,17 +272,34 @@ fn c3_rms_error_log_log_slope_is_minus_half() {
         xs.push((n as f64).ln());
         ys.push(0.5 * (m2 / s2).ln());
         ses.push(0.5 * ((m4 / (m2 * m2) - 1.0) / draws as f64).sqrt());
-        ym.push(0.5 * (asymptotic_error_variance(dist.cv2(), dist.skewness(), n, 1.0).unwrap()).ln());
+        ym.push(
+            0.5 * (asymptotic_error_variance(dist.cv2(), dist.skewness(), n, 1.0).unwrap()).ln(),
+        );
         let b = biased(&mc, &d);
         yb.push(0.5 * (b.iter().map(|e| e * e).sum::<f64>() / draws as f64 / s2).ln());
     }
     let xbar = mean(&xs);
     let sxx: f64 = xs.iter().map(|x| (x - xbar).powi(2)).sum();
     let slope = |y: &[f64]| xs.iter().zip(y).map(|(x, y)| (x - xbar) * y).sum::<f64>() / sxx;
-    let se_b = xs.iter().zip(&ses).map(|(x, s)| ((x - xbar) * s).powi(2)).sum::<f64>().sqrt() / sxx;
+    let se_b = xs
+        .iter()
+        .zip(&ses)
+        .map(|(x, s)| ((x - xbar) * s).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        / sxx;
     let (b, b_model, b_biased) = (slope(&ys), slope(&ym), slope(&yb));
     println!("slope {b:.4} ± {se_b:.4}, model {b_model:.4}, biased estimator {b_biased:.4}");
-    assert!((b + 0.5).abs() <= z * se_b + (b_model + 0.5).abs(), "slope {b}");
-    assert!((b - b_model).abs() <= z * se_b, "slope {b} vs model {b_model}");
-    assert!((b_biased + 0.5).abs() > z * se_b + (b_model + 0.5).abs(), "biased estimator slope {b_biased} accepted");
+    assert!(
+        (b + 0.5).abs() <= z * se_b + (b_model + 0.5).abs(),
+        "slope {b}"
+    );
+    assert!(
+        (b - b_model).abs() <= z * se_b,
+        "slope {b} vs model {b_model}"
+    );
+    assert!(
+        (b_biased + 0.5).abs() > z * se_b + (b_model + 0.5).abs(),
+        "biased estimator slope {b_biased} accepted"
+    );
 }

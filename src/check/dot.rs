@@ -22,7 +22,15 @@ impl DotReport {
     fn new(fd: f64, analytic: f64) -> Self {
         let scale = fd.abs().max(analytic.abs()).max(f64::MIN_POSITIVE);
         let rel_err = (fd - analytic).abs() / scale;
-        DotReport { fd, analytic, rel_err: if rel_err.is_nan() { f64::INFINITY } else { rel_err } }
+        DotReport {
+            fd,
+            analytic,
+            rel_err: if rel_err.is_nan() {
+                f64::INFINITY
+            } else {
+                rel_err
+            },
+        }
     }
 }
 
@@ -49,7 +57,11 @@ pub fn dot_product_test(
     let vt_j = vjp(v);
     same_len("dot_product_test: vjp(v) vs x", x.len(), vt_j.len())?;
     for t in [2.0 * h, h, -h, -2.0 * h] {
-        same_len("dot_product_test: f at a perturbed point", m, f(&axpy(x, t, u)).len())?;
+        same_len(
+            "dot_product_test: f at a perturbed point",
+            m,
+            f(&axpy(x, t, u)).len(),
+        )?;
     }
     let fd = deriv4(|t| dot(v, &f(&axpy(x, t, u))), h);
     Ok(DotReport::new(fd, dot(&vt_j, u)))
@@ -57,7 +69,13 @@ pub fn dot_product_test(
 
 /// Directional-derivative test of a claimed gradient `grad: n` of a scalar `loss` at `x: n` in direction
 /// `u: n`: finite differences of `t ↦ loss(x + t u)` against `gradᵀu`. Errors as [`dot_product_test`].
-pub fn directional_test(loss: impl Fn(&[f64]) -> f64, grad: &[f64], x: &[f64], u: &[f64], h: f64) -> Result<DotReport> {
+pub fn directional_test(
+    loss: impl Fn(&[f64]) -> f64,
+    grad: &[f64],
+    x: &[f64],
+    u: &[f64],
+    h: f64,
+) -> Result<DotReport> {
     positive_step("directional_test: h", h)?;
     same_len("directional_test: direction u vs x", x.len(), u.len())?;
     same_len("directional_test: gradient vs x", x.len(), grad.len())?;

@@ -80,7 +80,11 @@ pub struct Comparison {
 /// Compares `analytic` with `numeric` (same length, else `ShapeMismatch`). A NaN difference counts as an
 /// infinite one, so a comparison containing NaN always fails a tolerance check.
 pub fn compare(analytic: &[f64], numeric: &[f64]) -> Result<Comparison> {
-    same_len("compare: analytic vs numeric", numeric.len(), analytic.len())?;
+    same_len(
+        "compare: analytic vs numeric",
+        numeric.len(),
+        analytic.len(),
+    )?;
     let mut max_abs = 0.0_f64;
     let mut worst_index = 0;
     let mut scale = 0.0_f64;
@@ -94,5 +98,9 @@ pub fn compare(analytic: &[f64], numeric: &[f64]) -> Result<Comparison> {
         scale = scale.max(n.abs());
     }
     let max_rel = max_abs / scale.max(f64::MIN_POSITIVE);
-    Ok(Comparison { max_abs, max_rel, worst_index })
+    Ok(Comparison {
+        max_abs,
+        max_rel,
+        worst_index,
+    })
 }

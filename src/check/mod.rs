@@ -18,7 +18,11 @@ pub(crate) fn same_len(op: &str, expected: usize, got: usize) -> Result<()> {
     if expected == got {
         Ok(())
     } else {
-        Err(Error::ShapeMismatch { op: op.to_string(), expected: format!("length {expected}"), got: format!("length {got}") })
+        Err(Error::ShapeMismatch {
+            op: op.to_string(),
+            expected: format!("length {expected}"),
+            got: format!("length {got}"),
+        })
     }
 }
 
@@ -27,7 +31,10 @@ pub(crate) fn positive_step(what: &str, h: f64) -> Result<()> {
     if h.is_finite() && h > 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid(what, format!("step must be finite and > 0, got {h}")))
+        Err(Error::invalid(
+            what,
+            format!("step must be finite and > 0, got {h}"),
+        ))
     }
 }
 

@@ -62,7 +62,10 @@ pub fn taylor_test(
     same_len("taylor_test: direction u vs x", x.len(), u.len())?;
     same_len("taylor_test: gradient vs x", x.len(), grad_at_x.len())?;
     if steps < 3 {
-        return Err(Error::invalid("taylor_test: steps", format!("need at least 3 steps for 2 rates, got {steps}")));
+        return Err(Error::invalid(
+            "taylor_test: steps",
+            format!("need at least 3 steps for 2 rates, got {steps}"),
+        ));
     }
     let l0 = loss(x);
     let slope = dot(grad_at_x, u);
@@ -78,16 +81,32 @@ pub fn taylor_test(
     }
     let floor = TAYLOR_NOISE_FLOOR * scale;
     let rates_1 = rates(&remainders);
-    let usable: Vec<bool> = remainders.windows(2).map(|w| w[0] > floor && w[1] > floor).collect();
-    let min_rate = rates_1.iter().zip(&usable).filter(|(_, &ok)| ok).map(|(r, _)| *r).fold(f64::NAN, |a, r| {
-        // A NaN rate (0/0) among usable steps cannot happen (both remainders > floor ≥ 0).
-        if a.is_nan() || r < a {
-            r
-        } else {
-            a
-        }
-    });
-    Ok(TaylorReport { hs, zeroth_rates: rates(&zeroth_remainders), remainders, rates: rates_1, zeroth_remainders, usable, min_rate })
+    let usable: Vec<bool> = remainders
+        .windows(2)
+        .map(|w| w[0] > floor && w[1] > floor)
+        .collect();
+    let min_rate = rates_1
+        .iter()
+        .zip(&usable)
+        .filter(|(_, &ok)| ok)
+        .map(|(r, _)| *r)
+        .fold(f64::NAN, |a, r| {
+            // A NaN rate (0/0) among usable steps cannot happen (both remainders > floor ≥ 0).
+            if a.is_nan() || r < a {
+                r
+            } else {
+                a
+            }
+        });
+    Ok(TaylorReport {
+        hs,
+        zeroth_rates: rates(&zeroth_remainders),
+        remainders,
+        rates: rates_1,
+        zeroth_remainders,
+        usable,
+        min_rate,
+    })
 }
 
 /// Taylor test of a backward `vjp` (`v: m ↦ vᵀJ: n`) of a vector function `f: ℝⁿ → ℝᵐ`: the scalar loss
