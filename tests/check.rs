@@ -114,7 +114,7 @@ fn last_usable_rate(r: &inorm::check::TaylorReport) -> f64 {
         .zip(&r.usable)
         .filter(|(_, &u)| u)
         .map(|(r, _)| *r)
-        .last()
+        .next_back()
         .unwrap_or(f64::NAN)
 }
 
