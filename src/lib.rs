@@ -5,12 +5,15 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod check;
 pub mod error;
 pub mod init;
 pub mod interop;
 pub mod model;
+pub mod reference;
 pub mod rng;
+pub mod stats;
+pub mod theorem;
+pub mod tolerance;
 
 pub use error::{Error, Result};
-pub mod reference;
-pub mod tolerance;

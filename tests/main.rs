@@ -1,4 +1,11 @@
-//! The single test binary: one module per area (one binary links faster and lets proptest persist its
-//! failures under proptest-regressions/).
+//! The single integration-test binary: one module per area (one binary links faster and lets proptest
+//! persist its failures under proptest-regressions/).
 
+/// Gradient checkers (finite differences, dot-product test, Taylor rate) on functions with known derivatives.
+mod check;
+/// Safetensors exchange of models, batches and gradient dumps.
 mod interop;
+/// Rank statistics against SciPy reference values.
+mod stats;
+/// Theorem 1 (claim C3): unbiasedness, variance and rate of the fixed-random-inhibition mean estimator.
+mod theorem;
