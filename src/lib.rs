@@ -11,5 +11,6 @@ pub mod model;
 pub mod rng;
 
 pub use error::{Error, Result};
+pub mod fast;
 pub mod reference;
 pub mod tolerance;
