@@ -2,3 +2,26 @@
 //!
 //! Conventions: `EPS64 = 2.2e-16` and `EPS32 = 1.2e-7` are the unit roundoffs; a tolerance is roundoff ×
 //! a conditioning factor (depth of the computation, size of reductions, division by small variances).
+
+// ---------------------------------------------------------------------------------------------------------
+// Fast (candle) path against the f64 reference. All relative to the max-abs of each compared tensor (scalars:
+// to max(|value|, 1); local loss: max(|value|, λ)).
+
+/// Machine epsilon of f32 (2^-23).
+pub const EPS32: f64 = f32::EPSILON as f64;
+
+/// candle f64 vs the nalgebra f64 reference: both in f64, different summation orders (blocked SIMD GEMM vs
+/// nalgebra's kernels). Error ≈ EPS64 (2.2e-16) × reduction length (≤ 784) × depth (≈ 6 matmul stages) ×
+/// cancellation (≤ 100: A − S, centering of Dale-positive activity) ≈ 1e-10. Observed worst: 5e-14.
+pub const FAST_F64_REL: f64 = 1e-10;
+
+/// Cancellation allowed for in [`FAST_F32_REL`]: the subtractive pathway computes `A − S` of two positive
+/// currents of similar size, and LayerNorm/GradNorm centre rows whose |mean| exceeds their std (luminance
+/// shift); |A|/|A − S| and max|z|/σ stay ≤ 10 for the perturbed-init networks of the tests.
+pub const F32_CANCELLATION: f64 = 10.0;
+
+/// candle f32 (statistics accumulated in f64) vs the f64 reference, one forward and backward pass:
+/// EPS32 (1.19e-7) × √784 (random-walk growth of a length-K f32 dot product, K ≤ 784: 28) × depth 6
+/// (matmul stages from the input to the first layer's gradient) × [`F32_CANCELLATION`] = 2.0e-4.
+/// Observed worst over the case table: 1.4e-5 (`inorm-sub` local gradient of W_IE).
+pub const FAST_F32_REL: f64 = EPS32 * 28.0 * 6.0 * F32_CANCELLATION;
