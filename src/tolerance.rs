@@ -25,3 +25,18 @@ pub const F32_CANCELLATION: f64 = 10.0;
 /// (matmul stages from the input to the first layer's gradient) × [`F32_CANCELLATION`] = 2.0e-4.
 /// Observed worst over the case table: 1.4e-5 (`inorm-sub` local gradient of W_IE).
 pub const FAST_F32_REL: f64 = EPS32 * 28.0 * 6.0 * F32_CANCELLATION;
+
+/// [`FAST_F32_REL`] for a pass whose worst row conditioning `kappa = max_j |z_bj| / sqrt(pvar(z_b) + ε)`
+/// exceeds [`F32_CANCELLATION`]: the f32 rounding of z (relative EPS32·√K to |z|) reaches the normalized
+/// output divided by σ, so the error grows linearly with κ (tiny widths, e.g. n = 2, and rows with
+/// |mean| ≫ std).
+pub fn fast_f32_rel(kappa: f64) -> f64 {
+    FAST_F32_REL * (kappa / F32_CANCELLATION).max(1.0)
+}
+
+/// Gradient alignment (a cosine, compared absolutely) from the B×B Gram identity
+/// `⟨PᵀX, QᵀX⟩ = Σ (PQᵀ)∘(XXᵀ)` in f64: a sum of B² terms, so its rounding is EPS64 × B² (≤ 144 in the
+/// property tests) relative to Σ|terms|, amplified by the cancellation κ_G = Σ|terms| / |result|. κ_G
+/// reaches ≈ 1e5 at n = 2, where LN's backward is its ε-term (‖PᵀX‖ ≈ 1e-5 ‖P‖‖X‖): 2.2e-16 × 144 × 1e5 ≈
+/// 3e-9, rounded up to 1e-8. At the paper's widths the observed agreement is 2e-14.
+pub const FAST_F64_GRAM_COS: f64 = 1e-8;

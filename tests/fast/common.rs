@@ -203,3 +203,19 @@ pub fn reports(
         r.grads(b).expect("ref grads"),
     )
 }
+
+/// Worst row conditioning of the hidden pre-activations of a report, `max_b max_j |z_bj| / sqrt(pvar(z_b) + ε)`
+/// (the factor by which f32 rounding of z is amplified by a normalization of the row).
+pub fn conditioning(r: &GradReport) -> f64 {
+    let mut k = 0.0f64;
+    for z in &r.z {
+        let n = z.cols();
+        for row in z.data.chunks(n) {
+            let mean = row.iter().sum::<f64>() / n as f64;
+            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64;
+            let mx = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            k = k.max(mx / (var + inorm::model::LN_EPS).sqrt());
+        }
+    }
+    k
+}
