@@ -3,11 +3,11 @@
 
 use super::common::{compare, conditioning, conditions, fast_backends, reports, worst};
 use inorm::backend::Backend;
-use inorm::model::GradReport;
+use inorm::model::{GradReport, NetSpec};
 use inorm::tolerance::{fast_f32_rel, FAST_F32_REL, FAST_F64_GRAM_COS, FAST_F64_REL};
 
 /// The tolerance of quantity `what` (a name from `compare`) of a backend against the reference `want`.
-pub fn tolerance(b: Backend, what: &str, want: &GradReport) -> f64 {
+pub fn tolerance(b: Backend, what: &str, want: &GradReport, spec: &NetSpec) -> f64 {
     match b {
         Backend::Fast { f64: true } | Backend::FastCuda { f64: true } => {
             if what.ends_with("gradient_alignment") {
@@ -16,7 +16,7 @@ pub fn tolerance(b: Backend, what: &str, want: &GradReport) -> f64 {
                 FAST_F64_REL
             }
         }
-        _ => fast_f32_rel(conditioning(want)),
+        _ => fast_f32_rel(conditioning(want, spec)),
     }
 }
 
@@ -24,13 +24,13 @@ pub fn tolerance(b: Backend, what: &str, want: &GradReport) -> f64 {
 pub fn worst_ratio(
     got: &GradReport,
     want: &GradReport,
-    lambda: f64,
+    spec: &NetSpec,
     b: Backend,
 ) -> (String, f64, f64) {
-    compare(got, want, lambda)
+    compare(got, want, spec.lambda)
         .into_iter()
         .map(|(k, e)| {
-            let r = e / tolerance(b, &k, want);
+            let r = e / tolerance(b, &k, want, spec);
             (k, e, if r.is_nan() { f64::INFINITY } else { r })
         })
         .fold(
@@ -55,7 +55,7 @@ fn every_condition_every_backend_matches_reference() {
                 if e > worst_all.1 {
                     worst_all = (format!("{name} {w}×{m} B={b}: {k}"), e);
                 }
-                let (k, e, ratio) = worst_ratio(&got, &want, spec.lambda, be);
+                let (k, e, ratio) = worst_ratio(&got, &want, &spec, be);
                 if !(ratio <= 1.0) {
                     failures.push(format!("{} {name} {w}×{m} B={b}: {k} = {e:.3e}", be.name()));
                 }

@@ -3,7 +3,7 @@
 
 use inorm::backend::{make_trainer, Backend};
 use inorm::init::init_params;
-use inorm::model::{GradNorm, GradReport, HostTensor, NetSpec, ParamSet, Preset};
+use inorm::model::{GradNorm, GradReport, HiddenKind, HostTensor, NetSpec, ParamSet, Preset};
 use inorm::rng::{SeedRng, Stream};
 
 /// A condition of the tests: a name, the spec, and whether D_EI is perturbed away from `11ᵀ/n` (the general
@@ -204,9 +204,11 @@ pub fn reports(
     )
 }
 
-/// Worst row conditioning of the hidden pre-activations of a report, `max_b max_j |z_bj| / sqrt(pvar(z_b) + ε)`
-/// (the factor by which f32 rounding of z is amplified by a normalization of the row).
-pub fn conditioning(r: &GradReport) -> f64 {
+/// Worst row conditioning of a report's hidden outputs z: `max|z_b| / sqrt(pvar(z_b) + ε)` (f32 rounding of z
+/// amplified by a normalization of the row), and for the local losses, whose error is proportional to
+/// `v_b − 1` (I-Norm) or `m_b` (I-Norm sub), `pvar(z_b)/|pvar(z_b) − 1|` and `max|z_b|/|m_b|`.
+pub fn conditioning(r: &GradReport, spec: &NetSpec) -> f64 {
+    let kind = spec.preset.hidden_kind();
     let mut k = 0.0f64;
     for z in &r.z {
         let n = z.cols();
@@ -215,7 +217,45 @@ pub fn conditioning(r: &GradReport) -> f64 {
             let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64;
             let mx = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             k = k.max(mx / (var + inorm::model::LN_EPS).sqrt());
+            match kind {
+                HiddenKind::INorm => k = k.max(var / (var - 1.0).abs()),
+                HiddenKind::INormSub => k = k.max(mx / mean.abs()),
+                _ => {}
+            }
         }
     }
     k
+}
+
+/// Cancellation of the I-Norm local error through W_EI, `∂L/∂H_S = −(G⊘d) W_EI`:
+/// `Σ_{b,l} Σ_j |G_bj W_EI,jl| / Σ_{b,l} |Σ_j G_bj W_EI,jl|` with G from the reference's z (= U) by SPEC §2.5
+/// (d_b cancels per row). Large when G is nearly orthogonal to W_EI's columns (k = 1: W_EI ≈ 1 and G's
+/// centered part sums to 0). 1 for other presets.
+pub fn local_conditioning(r: &GradReport, spec: &NetSpec, params: &ParamSet) -> f64 {
+    if spec.preset.hidden_kind() != HiddenKind::INorm {
+        return 1.0;
+    }
+    let mut worst = 1.0f64;
+    for (i, z) in r.z.iter().enumerate() {
+        let n = z.cols();
+        let w = &params[&format!("hidden.{i}.w_ei")];
+        let k = w.cols();
+        let (mut abs_sum, mut sum_abs) = (0.0, 0.0);
+        for row in z.data.chunks(n) {
+            let m = row.iter().sum::<f64>() / n as f64;
+            let v = row.iter().map(|u| (u - m) * (u - m)).sum::<f64>() / n as f64;
+            let g: Vec<f64> = row.iter().map(|u| m + 2.0 * (v - 1.0) * (u - m)).collect();
+            for l in 0..k {
+                let (mut s, mut a) = (0.0, 0.0);
+                for j in 0..n {
+                    s += g[j] * w.data[j * k + l];
+                    a += (g[j] * w.data[j * k + l]).abs();
+                }
+                abs_sum += a;
+                sum_abs += s.abs();
+            }
+        }
+        worst = worst.max(abs_sum / sum_abs.max(1e-300));
+    }
+    worst
 }

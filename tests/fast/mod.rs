@@ -4,3 +4,5 @@
 mod cases;
 mod common;
 mod props;
+mod trajectory;
+mod units;
