@@ -4,5 +4,6 @@
 mod cases;
 mod common;
 mod props;
+mod snapshots;
 mod trajectory;
 mod units;
