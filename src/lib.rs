@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod check;
 pub mod error;
+pub mod fast;
 pub mod init;
 pub mod interop;
 pub mod model;

@@ -3,6 +3,8 @@
 
 /// Gradient checkers (finite differences, dot-product test, Taylor rate) on functions with known derivatives.
 mod check;
+/// The candle fast path against the reference: case table, properties, trajectories, snapshots.
+mod fast;
 /// Safetensors exchange of models, batches and gradient dumps.
 mod interop;
 /// Rank statistics against SciPy reference values.

@@ -1,0 +1,261 @@
+//! Shared helpers of the fast-path tests: the condition list, seeded synthetic batches, and the comparison of
+//! two [`GradReport`]s tensor by tensor, relative to each reference tensor's max-abs.
+
+use inorm::backend::{make_trainer, Backend};
+use inorm::init::init_params;
+use inorm::model::{GradNorm, GradReport, HiddenKind, HostTensor, NetSpec, ParamSet, Preset};
+use inorm::rng::{SeedRng, Stream};
+
+/// A condition of the tests: a name, the spec, and whether D_EI is perturbed away from `11ᵀ/n` (the general
+/// denominator chain; always with `train_inhib_out`).
+pub type Condition = (String, NetSpec, bool);
+
+/// Every condition: all presets plus the `NetSpec` options.
+pub fn conditions(width: usize, input: usize) -> Vec<Condition> {
+    let mut out: Vec<Condition> = spec_options(width, input)
+        .into_iter()
+        .map(|(n, s)| {
+            let j = s.train_inhib_out;
+            (n, s, j)
+        })
+        .collect();
+    let mut s = NetSpec::new(Preset::INormGn(GradNorm::Full), width);
+    s.input = input;
+    out.push(("inorm-gn-full+frozen-nonuniform-d-ei".into(), s, true));
+    out
+}
+
+fn spec_options(width: usize, input: usize) -> Vec<(String, NetSpec)> {
+    let mk = |p: Preset| {
+        let mut s = NetSpec::new(p, width);
+        s.input = input;
+        s
+    };
+    let mut out: Vec<(String, NetSpec)> = Preset::ALL.iter().map(|&p| (p.name(), mk(p))).collect();
+    let mut s = mk(Preset::INormGn(GradNorm::Full));
+    s.eq2_exact = true;
+    out.push(("inorm-gn-full+eq2-exact".into(), s));
+    let mut s = mk(Preset::INorm);
+    s.train_inhib_out = true;
+    out.push(("inorm+train-inhib-out".into(), s));
+    let mut s = mk(Preset::INormGn(GradNorm::Center));
+    s.train_inhib_out = true;
+    out.push(("inorm-gn-center+train-inhib-out".into(), s));
+    for p in [Preset::EiLn, Preset::ELn] {
+        let mut s = mk(p);
+        s.ln_backward = false;
+        out.push((format!("{}+ln-forward-only", p.name()), s));
+    }
+    let mut s = mk(Preset::INormSub);
+    s.sub_grad_norm = GradNorm::Center;
+    out.push(("inorm-sub+center".into(), s));
+    out
+}
+
+/// A synthetic batch: inputs Uniform[0,1) shifted per image by c ~ U[−0.75, 0.75) and clamped (SPEC §7's
+/// luminance shift, so rows have |mean| ≫ std), labels uniform in 0..10.
+pub fn batch(seed: u64, rows: usize, dim: usize) -> (Vec<f32>, Vec<u8>) {
+    let mut rng = SeedRng::new(seed, Stream::Test, 7);
+    let mut x = Vec::with_capacity(rows * dim);
+    let mut y = Vec::with_capacity(rows);
+    for _ in 0..rows {
+        let c = rng.uniform_in(-0.75, 0.75);
+        for _ in 0..dim {
+            x.push((rng.uniform() + c).clamp(0.0, 1.0) as f32);
+        }
+        y.push(rng.below(10) as u8);
+    }
+    (x, y)
+}
+
+/// `max|a − b| / max(max|b|, floor)`; infinite on a shape mismatch or a non-finite value.
+pub fn rel_to_maxabs(a: &HostTensor, b: &HostTensor, floor: f64) -> f64 {
+    if a.shape != b.shape || a.data.len() != b.data.len() {
+        return f64::INFINITY;
+    }
+    let scale = b.data.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(floor);
+    let mut worst = 0.0f64;
+    for (x, y) in a.data.iter().zip(&b.data) {
+        let d = (x - y).abs();
+        if !d.is_finite() {
+            return f64::INFINITY;
+        }
+        worst = worst.max(d / scale);
+    }
+    worst
+}
+
+/// The worst disagreement of `got` against `want` (reference), per quantity, as (name, error) pairs:
+/// tensors relative to their max-abs, scalars relative to max(|want|, 1) (local loss: max(|want|, λ)).
+pub fn compare(got: &GradReport, want: &GradReport, lambda: f64) -> Vec<(String, f64)> {
+    let tiny = 1e-30;
+    let mut out = vec![(
+        "loss".to_string(),
+        (got.loss - want.loss).abs() / want.loss.abs().max(1.0),
+    )];
+    for (i, (a, b)) in got.local_loss.iter().zip(&want.local_loss).enumerate() {
+        out.push((
+            format!("local_loss.{i}"),
+            (a - b).abs() / b.abs().max(lambda.max(tiny)),
+        ));
+    }
+    if got.local_loss.len() != want.local_loss.len() {
+        out.push(("local_loss.len".into(), f64::INFINITY));
+    }
+    out.push((
+        "logits".into(),
+        rel_to_maxabs(&got.logits, &want.logits, tiny),
+    ));
+    for (i, (a, b)) in got.z.iter().zip(&want.z).enumerate() {
+        out.push((format!("z.{i}"), rel_to_maxabs(a, b, tiny)));
+    }
+    for (kind, g, w) in [
+        ("grad", &got.grads, &want.grads),
+        ("local_grad", &got.local_grads, &want.local_grads),
+    ] {
+        let gk: Vec<_> = g.keys().collect();
+        let wk: Vec<_> = w.keys().collect();
+        if gk != wk {
+            out.push((format!("{kind} names {gk:?} vs {wk:?}"), f64::INFINITY));
+            continue;
+        }
+        for (k, b) in w {
+            out.push((format!("{kind}.{k}"), rel_to_maxabs(&g[k], b, tiny)));
+        }
+    }
+    if got.diag.len() != want.diag.len() {
+        out.push(("diag.len".into(), f64::INFINITY));
+    }
+    for (i, (a, b)) in got.diag.iter().zip(&want.diag).enumerate() {
+        for (name, x, y) in [
+            ("output_alignment", a.output_alignment, b.output_alignment),
+            (
+                "gradient_alignment",
+                a.gradient_alignment,
+                b.gradient_alignment,
+            ),
+            ("mean", a.mean, b.mean),
+            ("var", a.var, b.var),
+        ] {
+            let e = (x - y).abs() / y.abs().max(1.0);
+            out.push((
+                format!("diag.{i}.{name}"),
+                if e.is_finite() { e } else { f64::INFINITY },
+            ));
+        }
+    }
+    out
+}
+
+/// The worst entry of [`compare`].
+pub fn worst(errs: &[(String, f64)]) -> (String, f64) {
+    errs.iter()
+        .cloned()
+        .fold(("none".into(), 0.0), |a, b| if b.1 > a.1 { b } else { a })
+}
+
+/// The backends compared with the reference: candle f64 and f32 on the CPU, and on CUDA with the feature.
+pub fn fast_backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Fast { f64: true }, Backend::Fast { f64: false }];
+    if cfg!(feature = "cuda") {
+        v.push(Backend::FastCuda { f64: true });
+        v.push(Backend::FastCuda { f64: false });
+    }
+    v
+}
+
+/// Init parameters moved off the exact init identities (SPEC §5: centered inhibition, I-Norm = LN), which
+/// make some gradients vanish to roundoff (local losses, W_IE of a k = 1 layer): weights × U[0.75, 1.25)
+/// (signs and Dale's law kept), biases + U[−0.1, 0.1); D_EI only when `jitter_d_ei`; ω never.
+pub fn perturbed_params(spec: &NetSpec, seed: u64, jitter_d_ei: bool) -> ParamSet {
+    let mut params = init_params(spec, seed).expect("init");
+    let mut rng = SeedRng::new(seed, Stream::Test, 99);
+    for (name, t) in params.iter_mut() {
+        if name.ends_with("lateral") || (name.ends_with("d_ei") && !jitter_d_ei) {
+            continue;
+        }
+        for v in t.data.iter_mut() {
+            if name.ends_with("bias") {
+                *v += rng.uniform_in(-0.1, 0.1);
+            } else {
+                *v *= rng.uniform_in(0.75, 1.25);
+            }
+        }
+    }
+    params
+}
+
+/// Gradient reports of `spec` on `backend` and on the reference, from the same parameters and batch.
+pub fn reports(
+    spec: &NetSpec,
+    backend: Backend,
+    seed: u64,
+    rows: usize,
+    jitter_d_ei: bool,
+) -> (GradReport, GradReport) {
+    let params = perturbed_params(spec, seed, jitter_d_ei);
+    let (x, y) = batch(seed ^ 0x5eed, rows, spec.input);
+    let b = inorm::model::Batch { x: &x, y: &y };
+    let mut r = make_trainer(Backend::Reference, spec.clone(), &params).expect("reference");
+    let mut f = make_trainer(backend, spec.clone(), &params).expect("fast");
+    (
+        f.grads(b).expect("fast grads"),
+        r.grads(b).expect("ref grads"),
+    )
+}
+
+/// Worst row conditioning of a report's hidden outputs z: `max|z_b| / sqrt(pvar(z_b) + ε)` (f32 rounding of z
+/// amplified by a normalization of the row), and for the local losses, whose error is proportional to
+/// `v_b − 1` (I-Norm) or `m_b` (I-Norm sub), `pvar(z_b)/|pvar(z_b) − 1|` and `max|z_b|/|m_b|`.
+pub fn conditioning(r: &GradReport, spec: &NetSpec) -> f64 {
+    let kind = spec.preset.hidden_kind();
+    let mut k = 0.0f64;
+    for z in &r.z {
+        let n = z.cols();
+        for row in z.data.chunks(n) {
+            let mean = row.iter().sum::<f64>() / n as f64;
+            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64;
+            let mx = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            k = k.max(mx / (var + inorm::model::LN_EPS).sqrt());
+            match kind {
+                HiddenKind::INorm => k = k.max(var / (var - 1.0).abs()),
+                HiddenKind::INormSub => k = k.max(mx / mean.abs()),
+                _ => {}
+            }
+        }
+    }
+    k
+}
+
+/// Cancellation of the I-Norm local error through W_EI, `∂L/∂H_S = −(G⊘d) W_EI`:
+/// `Σ_{b,l} Σ_j |G_bj W_EI,jl| / Σ_{b,l} |Σ_j G_bj W_EI,jl|` with G from the reference's z (= U) by SPEC §2.5
+/// (d_b cancels per row). Large when G is nearly orthogonal to W_EI's columns (k = 1: W_EI ≈ 1 and G's
+/// centered part sums to 0). 1 for other presets.
+pub fn local_conditioning(r: &GradReport, spec: &NetSpec, params: &ParamSet) -> f64 {
+    if spec.preset.hidden_kind() != HiddenKind::INorm {
+        return 1.0;
+    }
+    let mut worst = 1.0f64;
+    for (i, z) in r.z.iter().enumerate() {
+        let n = z.cols();
+        let w = &params[&format!("hidden.{i}.w_ei")];
+        let k = w.cols();
+        let (mut abs_sum, mut sum_abs) = (0.0, 0.0);
+        for row in z.data.chunks(n) {
+            let m = row.iter().sum::<f64>() / n as f64;
+            let v = row.iter().map(|u| (u - m) * (u - m)).sum::<f64>() / n as f64;
+            let g: Vec<f64> = row.iter().map(|u| m + 2.0 * (v - 1.0) * (u - m)).collect();
+            for l in 0..k {
+                let (mut s, mut a) = (0.0, 0.0);
+                for j in 0..n {
+                    s += g[j] * w.data[j * k + l];
+                    a += (g[j] * w.data[j * k + l]).abs();
+                }
+                abs_sum += a;
+                sum_abs += s.abs();
+            }
+        }
+        worst = worst.max(abs_sum / sum_abs.max(1e-300));
+    }
+    worst
+}
