@@ -4,7 +4,10 @@
 use nalgebra::DMatrix;
 
 use crate::error::Result;
-use crate::model::{inhib_width, DivisiveInit, GradNorm, HiddenKind, HostTensor, InitDist, NetSpec, ParamSet, CLASSES, HIDDEN_LAYERS};
+use crate::model::{
+    inhib_width, DivisiveInit, GradNorm, HiddenKind, HostTensor, InitDist, NetSpec, ParamSet,
+    CLASSES, HIDDEN_LAYERS,
+};
 use crate::rng::{SeedRng, Stream};
 
 /// Target std of excitatory weights `σ_t = sqrt(2n / (m(n−1)))` (SPEC §5.1); n = the layer's excitatory
@@ -18,7 +21,13 @@ pub fn sigma_t(n: usize, m: usize) -> f64 {
 
 /// n×m matrix of i.i.d. positive draws with mean = std = σ_t (SPEC §5.1): lognormal with
 /// `s = sqrt(ln 2)`, `μ = ln σ_t − ½ ln 2`, or exponential with scale σ_t. Drawn in row-major order.
-pub fn positive_weights(rng: &mut SeedRng, n: usize, m: usize, sigma: f64, dist: InitDist) -> DMatrix<f64> {
+pub fn positive_weights(
+    rng: &mut SeedRng,
+    n: usize,
+    m: usize,
+    sigma: f64,
+    dist: InitDist,
+) -> DMatrix<f64> {
     let s_ln = std::f64::consts::LN_2.sqrt();
     let mu_ln = sigma.ln() - 0.5 * std::f64::consts::LN_2;
     let mut w = DMatrix::zeros(n, m);
@@ -93,8 +102,14 @@ pub fn init_params(spec: &NetSpec, seed: u64) -> Result<ParamSet> {
         let w_ei = row_normalize(positive_weights(&mut rng, n, k, sigma, spec.init));
         if kind == HiddenKind::INorm {
             let w = &w_ee - &w_ei * &w_ie;
-            put(format!("hidden.{i}.d_ie"), &divisive_weights(&w, spec.divisive_init));
-            put(format!("hidden.{i}.d_ei"), &DMatrix::from_element(n, n, 1.0 / n as f64));
+            put(
+                format!("hidden.{i}.d_ie"),
+                &divisive_weights(&w, spec.divisive_init),
+            );
+            put(
+                format!("hidden.{i}.d_ei"),
+                &DMatrix::from_element(n, n, 1.0 / n as f64),
+            );
             if spec.preset.grad_norm() == GradNorm::Lateral {
                 let mut lr = SeedRng::new(seed, Stream::Lateral, i as u64);
                 vectors.push((format!("hidden.{i}.lateral"), lateral_weights(&mut lr, n)));
@@ -113,7 +128,13 @@ pub fn init_params(spec: &NetSpec, seed: u64) -> Result<ParamSet> {
     put("out.w_ei".into(), &w_ei);
     vectors.push(("out.bias".into(), vec![0.0; CLASSES]));
     for (name, v) in vectors {
-        p.insert(name, HostTensor { shape: vec![v.len()], data: v });
+        p.insert(
+            name,
+            HostTensor {
+                shape: vec![v.len()],
+                data: v,
+            },
+        );
     }
     Ok(p)
 }

@@ -4,6 +4,7 @@
 //! learning in neural circuits* (Eyono, Levenstein, Ghosh, Cornford, Richards).
 #![deny(missing_docs)]
 
+pub mod data;
 pub mod error;
 pub mod init;
 pub mod model;

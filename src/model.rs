@@ -27,7 +27,9 @@ pub fn inhib_width(n: usize) -> usize {
 }
 
 /// GradNorm variant (SPEC §2.7): the backward replacement applied to an I-Norm layer's output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum GradNorm {
     /// Identity backward.
@@ -139,11 +141,19 @@ impl Preset {
 
     /// Parses a preset name.
     pub fn parse(s: &str) -> Result<Preset> {
-        Preset::ALL.iter().copied().find(|p| p.name() == s).ok_or_else(|| Error::Unknown {
-            what: "preset",
-            got: s.to_string(),
-            valid: Preset::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
-        })
+        Preset::ALL
+            .iter()
+            .copied()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| Error::Unknown {
+                what: "preset",
+                got: s.to_string(),
+                valid: Preset::ALL
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 
     /// Hidden layer kind.
@@ -257,7 +267,10 @@ impl NetSpec {
     /// Checks sizes and options; returns a clear error for anything a network cannot be built from.
     pub fn validate(&self) -> Result<()> {
         if self.width < 2 {
-            return Err(Error::invalid("width", format!("{} (a hidden layer needs at least 2 units)", self.width)));
+            return Err(Error::invalid(
+                "width",
+                format!("{} (a hidden layer needs at least 2 units)", self.width),
+            ));
         }
         if self.input == 0 {
             return Err(Error::invalid("input", "0 (needs at least one input)"));
@@ -265,17 +278,29 @@ impl NetSpec {
         if self.preset.hidden_kind() == HiddenKind::INorm && self.input < self.width {
             return Err(Error::invalid(
                 "width",
-                format!("{} > input {}: the I-Norm SVD init needs m ≥ n (SPEC §2.5)", self.width, self.input),
+                format!(
+                    "{} > input {}: the I-Norm SVD init needs m ≥ n (SPEC §2.5)",
+                    self.width, self.input
+                ),
             ));
         }
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
-            return Err(Error::invalid("lambda", format!("{} (must be finite and ≥ 0)", self.lambda)));
+            return Err(Error::invalid(
+                "lambda",
+                format!("{} (must be finite and ≥ 0)", self.lambda),
+            ));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
-            return Err(Error::invalid("label-smoothing", format!("{} (must be in [0, 1))", self.label_smoothing)));
+            return Err(Error::invalid(
+                "label-smoothing",
+                format!("{} (must be in [0, 1))", self.label_smoothing),
+            ));
         }
         if !matches!(self.sub_grad_norm, GradNorm::Off | GradNorm::Center) {
-            return Err(Error::invalid("sub-grad-norm", "inorm-sub supports only off or center"));
+            return Err(Error::invalid(
+                "sub-grad-norm",
+                "inorm-sub supports only off or center",
+            ));
         }
         Ok(())
     }
@@ -297,12 +322,13 @@ impl NetSpec {
         let kind = self.preset.hidden_kind();
         for i in 0..HIDDEN_LAYERS {
             let m = self.fan_in(i);
-            let p = |name: &str, shape: Vec<usize>, group: Group, trained_by: TrainedBy| ParamInfo {
-                name: format!("hidden.{i}.{name}"),
-                shape,
-                group,
-                trained_by,
-            };
+            let p =
+                |name: &str, shape: Vec<usize>, group: Group, trained_by: TrainedBy| ParamInfo {
+                    name: format!("hidden.{i}.{name}"),
+                    shape,
+                    group,
+                    trained_by,
+                };
             match kind {
                 HiddenKind::E => {
                     out.push(p("w_ee", vec![n, m], Group::Exc, TrainedBy::Task));
@@ -315,7 +341,11 @@ impl NetSpec {
                     out.push(p("bias", vec![n], Group::Bias, TrainedBy::Task));
                 }
                 HiddenKind::INorm => {
-                    let out_by = if self.train_inhib_out { TrainedBy::Local } else { TrainedBy::Frozen };
+                    let out_by = if self.train_inhib_out {
+                        TrainedBy::Local
+                    } else {
+                        TrainedBy::Frozen
+                    };
                     out.push(p("w_ee", vec![n, m], Group::Exc, TrainedBy::Task));
                     out.push(p("w_ie", vec![k, m], Group::InhIE, TrainedBy::Local));
                     out.push(p("w_ei", vec![n, k], Group::InhEI, out_by));
@@ -449,7 +479,14 @@ pub struct Hyper {
 impl Hyper {
     /// Plain SGD with the three learning rates (figure runs).
     pub fn sgd(lr_e: f64, lr_ie: f64, lr_ei: f64) -> Hyper {
-        Hyper { lr_e, lr_ie, lr_ei, momentum: 0.0, momentum_inh: 0.0, weight_decay: 0.0 }
+        Hyper {
+            lr_e,
+            lr_ie,
+            lr_ei,
+            momentum: 0.0,
+            momentum_inh: 0.0,
+            weight_decay: 0.0,
+        }
     }
 }
 
@@ -474,7 +511,12 @@ impl PaperConfig {
 }
 
 const fn pc(lr_e: f64, lr_ei: f64, lr_ie: f64, width: usize) -> PaperConfig {
-    PaperConfig { lr_e, lr_ei, lr_ie, width }
+    PaperConfig {
+        lr_e,
+        lr_ei,
+        lr_ie,
+        width,
+    }
 }
 
 /// The 30 configurations used for every condition (SPEC §12): (η_E, η_EI, η_IE, n).
@@ -513,10 +555,12 @@ pub const PAPER_CONFIGS: [PaperConfig; 30] = [
 
 /// The `i`-th paper configuration, with a clear error for an index out of range.
 pub fn paper_config(i: usize) -> Result<PaperConfig> {
-    PAPER_CONFIGS
-        .get(i)
-        .copied()
-        .ok_or_else(|| Error::invalid("config", format!("{i} (the paper has configurations 0..=29)")))
+    PAPER_CONFIGS.get(i).copied().ok_or_else(|| {
+        Error::invalid(
+            "config",
+            format!("{i} (the paper has configurations 0..=29)"),
+        )
+    })
 }
 
 /// A dense row-major f64 tensor on the host: what crosses between backends, files and tests.
@@ -544,11 +588,17 @@ impl HostTensor {
     /// Zeros of a shape.
     pub fn zeros(shape: Vec<usize>) -> HostTensor {
         let n = shape.iter().product();
-        HostTensor { shape, data: vec![0.0; n] }
+        HostTensor {
+            shape,
+            data: vec![0.0; n],
+        }
     }
     /// Scalar.
     pub fn scalar(v: f64) -> HostTensor {
-        HostTensor { shape: vec![], data: vec![v] }
+        HostTensor {
+            shape: vec![],
+            data: vec![v],
+        }
     }
     /// Number of rows (first dimension; 1 for scalars).
     pub fn rows(&self) -> usize {
@@ -600,8 +650,16 @@ impl Batch<'_> {
                 got: format!("{} inputs", self.x.len()),
             });
         }
-        if let Some((i, &c)) = self.y.iter().enumerate().find(|(_, &c)| c as usize >= CLASSES) {
-            return Err(Error::invalid("label", format!("y[{i}] = {c}, must be < {CLASSES}")));
+        if let Some((i, &c)) = self
+            .y
+            .iter()
+            .enumerate()
+            .find(|(_, &c)| c as usize >= CLASSES)
+        {
+            return Err(Error::invalid(
+                "label",
+                format!("y[{i}] = {c}, must be < {CLASSES}"),
+            ));
         }
         if self.y.is_empty() {
             return Err(Error::invalid("batch", "empty batch"));
@@ -753,10 +811,16 @@ impl HostTensor {
         for r in 0..m.nrows() {
             data.extend(m.row(r).iter());
         }
-        HostTensor { shape: vec![m.nrows(), m.ncols()], data }
+        HostTensor {
+            shape: vec![m.nrows(), m.ncols()],
+            data,
+        }
     }
     /// From an nalgebra column vector (shape `[n]`).
     pub fn from_vector(v: &nalgebra::DVector<f64>) -> HostTensor {
-        HostTensor { shape: vec![v.len()], data: v.iter().copied().collect() }
+        HostTensor {
+            shape: vec![v.len()],
+            data: v.iter().copied().collect(),
+        }
     }
 }
