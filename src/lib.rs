@@ -9,5 +9,6 @@ pub mod error;
 pub mod init;
 pub mod model;
 pub mod rng;
+pub mod tolerance;
 
 pub use error::{Error, Result};
