@@ -52,7 +52,8 @@ impl Dataset {
         self.labels.is_empty()
     }
 
-    /// The first `min(n, len())` samples.
+    /// The first `min(n, len())` samples. Panics if `images` holds fewer than `len() × dim` pixels (a
+    /// hand-built, inconsistent `Dataset`; [`load`] and [`synthetic`] never make one).
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len());
         Dataset {
