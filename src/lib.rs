@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod check;
+pub mod data;
 pub mod error;
 pub mod fast;
 pub mod init;

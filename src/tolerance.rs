@@ -99,3 +99,11 @@ pub const FAST_F32_TRAJECTORY: f64 = 50.0 * EPS32 * 14.0 * 6.0 * F32_CANCELLATIO
 /// error of ≈ √K·EPS32 (K ≤ 196: 14×) at each step rather than once, and an amplifying (chaotic, e.g.
 /// GradNorm scale) trajectory propagates each injection like the initial perturbation: 14 × a few = 100.
 pub const F32_TRAJECTORY_VS_PERTURBED: f64 = 100.0;
+/// z-score bound for Monte Carlo checks of a sample statistic against its exact expectation (tolerance =
+/// `MC_Z` × the statistic's standard error): a correct implementation fails a given check with probability
+/// below 6e-7, while a wrong distribution (e.g. a wrong range or variance) is many standard errors off.
+pub const MC_Z: f64 = 5.0;
+
+/// Largest rounding error when a value in [0, 1] computed in f64 is stored as f32: half an f32 ulp at 1,
+/// 2⁻²⁵ ≈ 3.0e-8 (used when recovering luminance offsets from f32 pixels).
+pub const F32_UNIT_STORE: f64 = 3.0e-8;

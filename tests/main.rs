@@ -3,6 +3,8 @@
 
 /// Gradient checkers (finite differences, dot-product test, Taylor rate) on functions with known derivatives.
 mod check;
+/// Fashion-MNIST IDX reader, data discovery, luminance shift and download.
+mod data;
 /// The candle fast path against the reference: case table, properties, trajectories, snapshots.
 mod fast;
 /// Safetensors exchange of models, batches and gradient dumps.

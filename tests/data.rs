@@ -1,0 +1,930 @@
+//! Data layer (SPEC §7): IDX reading and validation, locating and loading Fashion-MNIST, the luminance shift,
+//! epoch order, the synthetic set, and the plain-HTTP downloader against a loopback server.
+
+use inorm::data::fetch::{self, fetch_with, md5_file};
+use inorm::data::idx::{
+    self, encode_images, encode_labels, parse_images, parse_labels, read_images, read_labels,
+};
+use inorm::data::shift::{epoch_order, shift_rng, shifted_batch};
+use inorm::data::{self, locate_in, Dataset, FILE_STEMS};
+use inorm::rng::{SeedRng, Stream};
+use inorm::tolerance::{F32_UNIT_STORE, MC_Z};
+use inorm::Error;
+use proptest::prelude::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------------------------
+// helpers
+
+/// A fresh folder under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "inorm-test-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Deterministic bytes for test images.
+fn bytes_from(seed: u64, n: usize) -> Vec<u8> {
+    let mut rng = SeedRng::new(seed, Stream::Test, 77);
+    (0..n).map(|_| rng.next_u64() as u8).collect()
+}
+
+fn labels_from(seed: u64, n: usize) -> Vec<u8> {
+    let mut rng = SeedRng::new(seed, Stream::Test, 78);
+    (0..n).map(|_| rng.below(10) as u8).collect()
+}
+
+/// A small valid image file: 5 images of 4×3.
+fn small_images() -> (Vec<u8>, Vec<u8>) {
+    let px = bytes_from(1, 5 * 4 * 3);
+    (encode_images(5, 4, 3, &px).unwrap(), px)
+}
+
+/// Writes a complete data folder: `n_train`/`n_test` samples of `rows×cols`; train plain, test gzipped.
+fn write_dataset(
+    dir: &Path,
+    n_train: usize,
+    n_test: usize,
+    rows: usize,
+    cols: usize,
+) -> (Dataset, Dataset) {
+    let d = rows * cols;
+    let train = Dataset {
+        images: bytes_from(10, n_train * d),
+        labels: labels_from(11, n_train),
+        dim: d,
+    };
+    let test = Dataset {
+        images: bytes_from(12, n_test * d),
+        labels: labels_from(13, n_test),
+        dim: d,
+    };
+    write(
+        &dir.join(data::TRAIN_IMAGES),
+        &encode_images(n_train, rows, cols, &train.images).unwrap(),
+    );
+    write(
+        &dir.join(data::TRAIN_LABELS),
+        &encode_labels(&train.labels).unwrap(),
+    );
+    write(
+        &dir.join(format!("{}.gz", data::TEST_IMAGES)),
+        &gzip(&encode_images(n_test, rows, cols, &test.images).unwrap()),
+    );
+    write(
+        &dir.join(format!("{}.gz", data::TEST_LABELS)),
+        &gzip(&encode_labels(&test.labels).unwrap()),
+    );
+    (train, test)
+}
+
+/// Asserts `r` is a `BadIdx` for `path` whose message contains every one of `needles`.
+fn assert_bad_idx<T: std::fmt::Debug>(r: inorm::Result<T>, path: &Path, needles: &[&str]) {
+    match r {
+        Err(e @ Error::BadIdx { .. }) => {
+            let Error::BadIdx { path: p, reason } = &e else {
+                unreachable!()
+            };
+            assert_eq!(p, path, "wrong path in {e}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&path.display().to_string()),
+                "message does not name the file: {msg}"
+            );
+            for n in needles {
+                assert!(reason.contains(n), "reason {reason:?} lacks {n:?}");
+            }
+        }
+        other => panic!("expected BadIdx for {}, got {other:?}", path.display()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// IDX reading
+
+#[test]
+fn idx_round_trip_plain_and_gz() {
+    let t = TempDir::new("rt");
+    let (img, px) = small_images();
+    let labels = vec![0, 9, 3, 3, 7];
+    let lab = encode_labels(&labels).unwrap();
+    for gz in [false, true] {
+        let (ip, lp) = (
+            t.path().join(format!("i{gz}")),
+            t.path().join(format!("l{gz}")),
+        );
+        write(&ip, &if gz { gzip(&img) } else { img.clone() });
+        write(&lp, &if gz { gzip(&lab) } else { lab.clone() });
+        let im = read_images(&ip).unwrap();
+        assert_eq!((im.count, im.rows, im.cols), (5, 4, 3));
+        assert_eq!(im.pixels, px);
+        assert_eq!(read_labels(&lp).unwrap(), labels);
+    }
+}
+
+#[test]
+fn idx_rejects_each_kind_of_corruption() {
+    let t = TempDir::new("bad");
+    let (img, _) = small_images();
+    let lab = encode_labels(&[1, 2, 3]).unwrap();
+    let total = img.len(); // 16 + 60
+    let check_img = |name: &str, bytes: &[u8], needles: &[&str]| {
+        let p = t.path().join(name);
+        write(&p, bytes);
+        assert_bad_idx(read_images(&p), &p, needles);
+    };
+    let mut b = img.clone();
+    b[0] = 0x12;
+    check_img("magic", &b, &["bad magic number 0x12000803", "offset 0"]);
+    let mut b = img.clone();
+    b[2] = 0x0d;
+    check_img("type", &b, &["element type byte at offset 2 is 0x0d"]);
+    check_img(
+        "ndim",
+        &lab,
+        &["number of dimensions at offset 3 is 1, expected 3"],
+    );
+    check_img(
+        "hdr2",
+        &img[..2],
+        &["magic number is missing", "file has 2 bytes"],
+    );
+    check_img(
+        "hdr10",
+        &img[..10],
+        &["truncated header", "needs 16 bytes", "file has 10"],
+    );
+    check_img(
+        "body",
+        &img[..total - 7],
+        &[
+            &format!("need {total} bytes"),
+            &format!("file has {}", total - 7),
+            "7 missing",
+        ],
+    );
+    let mut b = img.clone();
+    b.extend_from_slice(&[1, 2, 3]);
+    check_img(
+        "trail",
+        &b,
+        &["3 trailing bytes", &format!("end at offset {total}")],
+    );
+    // Three u32::MAX dimensions overflow a 64-bit size; a huge count that does not overflow is truncation.
+    let mut b = idx::MAGIC_IMAGES.to_be_bytes().to_vec();
+    b.extend_from_slice(&[0xff; 12]);
+    check_img(
+        "overflow",
+        &b,
+        &["overflow", "4294967295×4294967295×4294967295"],
+    );
+    let mut b = idx::MAGIC_IMAGES.to_be_bytes().to_vec();
+    for d in [u32::MAX, 28, 28] {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    check_img("huge", &b, &["truncated", "file has 16"]);
+    check_img("gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3, 4], &["corrupt gzip"]);
+
+    let check_lab = |name: &str, bytes: &[u8], needles: &[&str]| {
+        let p = t.path().join(name);
+        write(&p, bytes);
+        assert_bad_idx(read_labels(&p), &p, needles);
+    };
+    check_lab(
+        "l_ndim",
+        &img,
+        &["number of dimensions at offset 3 is 3, expected 1"],
+    );
+    check_lab(
+        "l_range",
+        &encode_labels(&[1, 2, 10, 3]).unwrap(),
+        &["label 10 at index 2 (byte offset 10)"],
+    );
+    check_lab(
+        "l_255",
+        &encode_labels(&[255]).unwrap(),
+        &["label 255 at index 0"],
+    );
+    check_lab(
+        "l_trunc",
+        &lab[..lab.len() - 1],
+        &["truncated", "need 11 bytes", "file has 10"],
+    );
+}
+
+#[test]
+fn load_checks_counts_and_dims_and_round_trips() {
+    let t = TempDir::new("load");
+    let (train, test) = write_dataset(t.path(), 7, 3, 4, 5);
+    let fm = data::load(t.path()).unwrap();
+    assert_eq!(fm.train, train);
+    assert_eq!(fm.test, test);
+    assert_eq!((fm.train.dim, fm.train.len(), fm.test.len()), (20, 7, 3));
+    assert_eq!(fm.dir, t.path());
+    let first = fm.train.take(2);
+    assert_eq!(first.len(), 2);
+    assert_eq!(first.images, train.images[..40]);
+    assert_eq!(fm.train.take(100), train);
+    assert!(fm.train.take(0).is_empty());
+
+    // Image/label count mismatch: reported on the label file, naming both counts.
+    let lp = t.path().join(data::TRAIN_LABELS);
+    write(&lp, &encode_labels(&[1, 2, 3, 4]).unwrap());
+    assert_bad_idx(data::load(t.path()), &lp, &["4 labels", "7 images"]);
+
+    // Train and test image sizes disagree.
+    let t2 = TempDir::new("load2");
+    write_dataset(t2.path(), 2, 2, 4, 5);
+    write(
+        &t2.path().join(data::TRAIN_IMAGES),
+        &encode_images(2, 5, 4, &bytes_from(3, 40)).unwrap(),
+    );
+    let tp = t2.path().join(format!("{}.gz", data::TEST_IMAGES));
+    assert_bad_idx(
+        data::load(t2.path()),
+        &tp,
+        &["test images are 4×5", "training images are 5×4"],
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Mutated, truncated or extended bytes of a valid file (plain or gzipped) never panic, and whatever
+    /// parses is self-consistent.
+    #[test]
+    fn idx_arbitrary_bytes_never_panic(
+        muts in proptest::collection::vec((0usize..96, any::<u8>()), 0..6),
+        cut in 0usize..100,
+        extra in proptest::collection::vec(any::<u8>(), 0..4),
+        labels_file in any::<bool>(),
+        gz in any::<bool>(),
+    ) {
+        let mut b = if labels_file { encode_labels(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap() } else { small_images().0 };
+        for (pos, v) in muts {
+            if let Some(x) = b.get_mut(pos) { *x = v; }
+        }
+        b.truncate(cut);
+        b.extend_from_slice(&extra);
+        let p = Path::new("mem.idx");
+        if labels_file {
+            if let Ok(l) = parse_labels(&b, p) {
+                prop_assert!(l.iter().all(|&x| x < 10));
+                prop_assert_eq!(l.len() + 8, b.len());
+            }
+        }
+        if let Ok(im) = parse_images(&b, p) {
+            prop_assert_eq!(im.pixels.len(), im.count * im.rows * im.cols);
+            prop_assert_eq!(im.pixels.len() + 16, b.len());
+        }
+        if gz {
+            let t = TempDir::new("prop");
+            let f = t.path().join("f");
+            let mut z = gzip(&b);
+            // Also corrupt the compressed stream itself.
+            let n = z.len();
+            if n > 12 { z[n / 2] ^= 0x5a; }
+            write(&f, &z);
+            let _ = read_images(&f);
+            let _ = read_labels(&f);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// locating the data
+
+fn complete_dir(tag: &str, gz: bool) -> TempDir {
+    let t = TempDir::new(tag);
+    for s in FILE_STEMS {
+        let name = if gz { format!("{s}.gz") } else { s.to_string() };
+        write(&t.path().join(name), b"");
+    }
+    t
+}
+
+#[test]
+fn locate_order_data_dir_then_env_then_system() {
+    let (a, b, c) = (
+        complete_dir("a", false),
+        complete_dir("b", true),
+        complete_dir("c", true),
+    );
+    let (a, b, c) = (a.path(), b.path(), c.path());
+    assert_eq!(locate_in(Some(a), Some(b), c).unwrap(), a);
+    assert_eq!(locate_in(None, Some(b), c).unwrap(), b);
+    assert_eq!(locate_in(None, None, c).unwrap(), c);
+    assert_eq!(
+        locate_in(None, Some(Path::new("")), c).unwrap(),
+        c,
+        "empty $INORM_DATA counts as unset"
+    );
+    // The public wrapper honours --data-dir before anything else.
+    assert_eq!(data::locate(Some(a)).unwrap(), a);
+}
+
+#[test]
+fn locate_incomplete_explicit_dir_names_missing_files() {
+    let (b, c) = (complete_dir("b", true), complete_dir("c", false));
+    let a = complete_dir("a", false);
+    std::fs::remove_file(a.path().join(data::TEST_LABELS)).unwrap();
+    std::fs::remove_file(a.path().join(data::TRAIN_IMAGES)).unwrap();
+    // A half-filled --data-dir is an error, not a silent fallback to another copy.
+    let msg = locate_in(Some(a.path()), Some(b.path()), c.path())
+        .unwrap_err()
+        .to_string();
+    for n in [
+        "--data-dir",
+        &a.path().display().to_string(),
+        data::TEST_LABELS,
+        data::TRAIN_IMAGES,
+    ] {
+        assert!(msg.contains(n), "{msg:?} lacks {n:?}");
+    }
+    let missing_clause = msg.split("To get the data").next().unwrap();
+    assert!(
+        !missing_clause.contains(data::TRAIN_LABELS),
+        "names a file that is present: {msg}"
+    );
+    let msg = locate_in(None, Some(a.path()), c.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("$INORM_DATA") && msg.contains(data::TEST_LABELS),
+        "{msg}"
+    );
+    let nowhere = a.path().join("nonexistent");
+    let msg = locate_in(Some(&nowhere), None, c.path())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("does not exist"), "{msg}");
+}
+
+#[test]
+fn locate_not_found_names_every_place_and_remedy() {
+    let sys = TempDir::new("nosys");
+    let sys = sys.path().join("fashion-mnist");
+    let e = locate_in(None, None, &sys).unwrap_err();
+    assert!(matches!(e, Error::DataNotFound(_)));
+    let msg = e.to_string();
+    for n in [
+        "--data-dir",
+        "INORM_DATA",
+        &sys.display().to_string(),
+        "apt-get install dataset-fashion-mnist",
+        "--data-dir DIR",
+        "INORM_DATA=DIR",
+        "inorm data fetch",
+    ] {
+        assert!(msg.contains(n), "{msg:?} lacks {n:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// luminance shift
+
+/// Every pixel value 0..=255 in one image, repeated `n` times.
+fn ramp_set(n: usize) -> Dataset {
+    Dataset {
+        images: (0..n).flat_map(|_| 0..=255u8).collect(),
+        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        dim: 256,
+    }
+}
+
+#[test]
+fn shift_matches_formula_with_one_draw_per_image() {
+    let ds = ramp_set(40);
+    let idx: Vec<usize> = (0..40).rev().collect();
+    for eps in [0.0, 0.25, 0.5, 0.75] {
+        let mut rng = shift_rng(3, true, 0);
+        let mut reference = rng.clone();
+        let (mut x, mut y) = (vec![9.0; 5], vec![9; 2]);
+        shifted_batch(&ds, &idx, eps, &mut rng, &mut x, &mut y);
+        assert_eq!(x.len(), 40 * 256);
+        assert_eq!(y, idx.iter().map(|&i| ds.labels[i]).collect::<Vec<_>>());
+        let (mut clamped_hi, mut clamped_lo) = (0, 0);
+        for (k, &i) in idx.iter().enumerate() {
+            let c = reference.uniform_in(-eps, eps);
+            assert!(
+                -eps <= c && (c < eps || eps == 0.0),
+                "offset {c} outside [-{eps}, {eps})"
+            );
+            for (j, &p) in ds.image(i).iter().enumerate() {
+                let v = x[k * 256 + j];
+                assert!((0.0..=1.0).contains(&v));
+                assert_eq!(v, (p as f64 / 255.0 + c).clamp(0.0, 1.0) as f32);
+                if eps == 0.0 {
+                    assert_eq!(v, p as f32 / 255.0, "eps = 0 must be exactly x/255");
+                }
+                clamped_hi += usize::from(p == 255 && c > 0.0 && v == 1.0);
+                clamped_lo += usize::from(p == 0 && c < 0.0 && v == 0.0);
+            }
+        }
+        // Bright pixels pushed up and dark pixels pushed down saturate at exactly 1 and 0.
+        if eps > 0.0 {
+            assert!(
+                clamped_hi > 5 && clamped_lo > 5,
+                "eps {eps}: {clamped_hi} / {clamped_lo} clamps"
+            );
+        }
+        // The generator advanced by exactly one draw per image, whatever eps.
+        assert_eq!(rng.next_u64(), reference.next_u64());
+    }
+}
+
+#[test]
+fn shift_fresh_offsets_per_epoch_and_pass_and_reproducible() {
+    let ds = ramp_set(8);
+    let idx: Vec<usize> = (0..8).collect();
+    let run = |seed, train, epoch| {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        shifted_batch(
+            &ds,
+            &idx,
+            0.5,
+            &mut shift_rng(seed, train, epoch),
+            &mut x,
+            &mut y,
+        );
+        x
+    };
+    let base = run(1, true, 0);
+    assert_eq!(base, run(1, true, 0), "same seed and epoch must reproduce");
+    assert_ne!(base, run(1, true, 1), "new epoch must draw new offsets");
+    assert_ne!(
+        base,
+        run(1, false, 0),
+        "evaluation pass must not reuse training offsets"
+    );
+    assert_ne!(base, run(2, true, 0), "seed must matter");
+    assert_ne!(run(1, false, 0), run(1, false, 1));
+    // Loading the same image twice in one pass gives two different offsets.
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    shifted_batch(
+        &ds,
+        &[3, 3],
+        0.5,
+        &mut shift_rng(1, true, 0),
+        &mut x,
+        &mut y,
+    );
+    assert_ne!(x[..256], x[256..]);
+}
+
+#[test]
+fn shift_offsets_are_uniform() {
+    // Mid-grey single-pixel images never clamp for eps = 0.45, so x' − x/255 recovers each offset.
+    const N: usize = 40_000;
+    let eps = 0.45;
+    let ds = Dataset {
+        images: vec![128; N],
+        labels: vec![0; N],
+        dim: 1,
+    };
+    let idx: Vec<usize> = (0..N).collect();
+    for seed in [0, 1, 2] {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        shifted_batch(
+            &ds,
+            &idx,
+            eps,
+            &mut shift_rng(seed, true, 5),
+            &mut x,
+            &mut y,
+        );
+        let c: Vec<f64> = x.iter().map(|&v| v as f64 - 128.0 / 255.0).collect();
+        assert!(c
+            .iter()
+            .all(|&c| c >= -eps - F32_UNIT_STORE && c < eps + F32_UNIT_STORE));
+        let n = N as f64;
+        let mean = c.iter().sum::<f64>() / n;
+        let var = c.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        // Uniform[−ε, ε): mean 0, variance ε²/3, Var(c) / n for the mean and (ε⁴/5 − ε⁴/9)/n for E[c²].
+        let se_mean = (eps * eps / 3.0 / n).sqrt();
+        let se_var = (eps.powi(4) * (1.0 / 5.0 - 1.0 / 9.0) / n).sqrt();
+        assert!(
+            mean.abs() <= MC_Z * se_mean,
+            "seed {seed}: mean {mean} vs 0 ± {}",
+            MC_Z * se_mean
+        );
+        assert!(
+            (var - eps * eps / 3.0).abs() <= MC_Z * se_var,
+            "seed {seed}: var {var} vs {} ± {}",
+            eps * eps / 3.0,
+            MC_Z * se_var
+        );
+        // Ten equal bins each hold a binomial(n, 1/10) count.
+        let mut bins = [0usize; 10];
+        for &c in &c {
+            bins[(((c + eps) / (2.0 * eps) * 10.0) as usize).min(9)] += 1;
+        }
+        let se_bin = (n * 0.1 * 0.9).sqrt();
+        for (b, &k) in bins.iter().enumerate() {
+            assert!(
+                (k as f64 - n / 10.0).abs() <= MC_Z * se_bin,
+                "seed {seed}: bin {b} has {k} of {N}"
+            );
+        }
+    }
+}
+
+#[test]
+fn epoch_order_identity_or_permutation() {
+    assert_eq!(epoch_order(5, false, 9, 3), vec![0, 1, 2, 3, 4]);
+    let o = epoch_order(100, true, 9, 0);
+    assert_ne!(o, (0..100).collect::<Vec<_>>());
+    assert_eq!(o, epoch_order(100, true, 9, 0));
+    assert_ne!(o, epoch_order(100, true, 9, 1), "each epoch reshuffles");
+    assert_ne!(o, epoch_order(100, true, 8, 0));
+    assert!(epoch_order(0, true, 1, 1).is_empty());
+}
+
+proptest! {
+    #[test]
+    fn epoch_order_is_a_permutation(n in 0usize..300, seed in any::<u64>(), epoch in any::<u64>(), shuffle in any::<bool>()) {
+        let mut o = epoch_order(n, shuffle, seed, epoch);
+        prop_assert_eq!(o.len(), n);
+        o.sort_unstable();
+        prop_assert_eq!(o, (0..n).collect::<Vec<_>>());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// synthetic set
+
+#[test]
+fn synthetic_is_deterministic_and_learnable() {
+    let ds = data::synthetic(600, 4);
+    assert_eq!((ds.len(), ds.dim, ds.images.len()), (600, 784, 600 * 784));
+    assert_eq!(ds, data::synthetic(600, 4));
+    assert_ne!(ds, data::synthetic(600, 5));
+    assert_eq!(
+        data::synthetic(10, 4),
+        ds.take(10),
+        "a prefix of a larger set"
+    );
+    let mut counts = [0usize; 10];
+    ds.labels.iter().for_each(|&l| counts[l as usize] += 1);
+    assert!(
+        counts.iter().all(|&k| k >= 30),
+        "unbalanced classes {counts:?}"
+    );
+    // Nearest class mean, fitted on the first half, classifies the second half.
+    let mut sums = vec![[0.0f64; 784]; 10];
+    let mut ns = [0.0f64; 10];
+    for i in 0..300 {
+        let l = ds.labels[i] as usize;
+        ns[l] += 1.0;
+        for (s, &p) in sums[l].iter_mut().zip(ds.image(i)) {
+            *s += p as f64;
+        }
+    }
+    let correct = (300..600)
+        .filter(|&i| {
+            let d = |k: usize| -> f64 {
+                sums[k]
+                    .iter()
+                    .zip(ds.image(i))
+                    .map(|(s, &p)| (s / ns[k].max(1.0) - p as f64).powi(2))
+                    .sum()
+            };
+            let best = (0..10).min_by(|&a, &b| d(a).total_cmp(&d(b))).unwrap();
+            best == ds.labels[i] as usize
+        })
+        .count();
+    assert!(
+        correct >= 285,
+        "nearest-mean accuracy {correct}/300: synthetic set is not learnable"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// download against a loopback server
+
+#[derive(Clone)]
+enum Resp {
+    Length(Vec<u8>),
+    Chunked(Vec<u8>),
+    /// Claims more bytes than it sends, then closes.
+    Short(Vec<u8>),
+    Redirect(String),
+}
+
+/// Serves `routes` on 127.0.0.1 (unknown paths: 404) to at most `max_conns` connections, for at most 30 s.
+fn serve(
+    routes: Vec<(String, Resp)>,
+    max_conns: usize,
+) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let h = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while seen.len() < max_conns && Instant::now() < deadline {
+            match listener.accept() {
+                Ok((s, _)) => seen.push(handle(s, &routes)),
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        seen
+    });
+    (base, h)
+}
+
+fn handle(mut s: TcpStream, routes: &[(String, Resp)]) -> String {
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+    let resp = routes
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, r)| r.clone());
+    let out: Vec<u8> = match resp {
+        None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found".to_vec(),
+        Some(Resp::Length(b)) => [
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", b.len()).into_bytes(),
+            b,
+        ]
+        .concat(),
+        Some(Resp::Short(b)) => [
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                b.len() + 100
+            )
+            .into_bytes(),
+            b,
+        ]
+        .concat(),
+        Some(Resp::Chunked(b)) => {
+            let mut o = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            for (k, c) in b.chunks(1000).enumerate() {
+                let ext = if k == 1 { ";name=value" } else { "" };
+                o.extend_from_slice(format!("{:X}{ext}\r\n", c.len()).as_bytes());
+                o.extend_from_slice(c);
+                o.extend_from_slice(b"\r\n");
+            }
+            o.extend_from_slice(b"0\r\nX-Trailer: 1\r\n\r\n");
+            o
+        }
+        Some(Resp::Redirect(loc)) => {
+            format!("HTTP/1.1 302 Found\r\nLocation: {loc}\r\nContent-Length: 0\r\n\r\n")
+                .into_bytes()
+        }
+    };
+    let _ = s.write_all(&out);
+    head
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn no_part_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".part"))
+}
+
+#[test]
+fn fetch_content_length_and_chunked_then_load() {
+    let src = TempDir::new("src");
+    let (train, test) = write_dataset(src.path(), 30, 12, 28, 28);
+    // The fetcher's file names are the .gz ones; serve gzipped copies of all four.
+    let mut routes = Vec::new();
+    let mut files = Vec::new();
+    for (k, stem) in FILE_STEMS.iter().enumerate() {
+        let raw = idx::read_maybe_gz(&data::find_file(src.path(), stem).unwrap()).unwrap();
+        let body = gzip(&raw);
+        let name = format!("{stem}.gz");
+        files.push((name.clone(), md5_hex(&body)));
+        let r = if k % 2 == 0 {
+            Resp::Length(body)
+        } else {
+            Resp::Chunked(body)
+        };
+        routes.push((format!("/fm/{name}"), r));
+    }
+    let (base, h) = serve(routes, 4);
+    let dst = TempDir::new("dst");
+    let dir = dst.path().join("sub");
+    let table: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    fetch_with(&format!("{base}fm"), &dir, &table, true).unwrap();
+    let heads = h.join().unwrap();
+    assert_eq!(heads.len(), 4);
+    assert!(
+        heads[0].starts_with("GET /fm/train-images-idx3-ubyte.gz HTTP/1.1\r\n"),
+        "{}",
+        heads[0]
+    );
+    assert!(heads[0].contains("Host: 127.0.0.1:"));
+    for (name, md5) in &files {
+        assert_eq!(&md5_file(&dir.join(name)).unwrap(), md5);
+    }
+    assert!(no_part_files(&dir));
+    let fm = data::load(&dir).unwrap();
+    assert_eq!((fm.train, fm.test), (train, test));
+    // Everything present and verified: nothing is downloaded again (this address refuses connections).
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    fetch_with(&dead, &dir, &table, false).unwrap();
+}
+
+#[test]
+fn fetch_bad_checksum_leaves_nothing_and_keeps_existing_file() {
+    let body = gzip(b"hello");
+    let (base, h) = serve(
+        vec![
+            ("/x.gz".into(), Resp::Length(body.clone())),
+            ("/y.gz".into(), Resp::Chunked(body)),
+        ],
+        2,
+    );
+    let dst = TempDir::new("sum");
+    let e = fetch_with(
+        &base,
+        dst.path(),
+        &[("x.gz", "00000000000000000000000000000000")],
+        false,
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Download { .. }));
+    assert!(
+        msg.contains("checksum mismatch for x.gz")
+            && msg.contains("00000000000000000000000000000000"),
+        "{msg}"
+    );
+    assert!(!dst.path().join("x.gz").exists() && no_part_files(dst.path()));
+    // A file already under the final name survives a failed download.
+    write(&dst.path().join("y.gz"), b"old");
+    assert!(fetch_with(
+        &base,
+        dst.path(),
+        &[("y.gz", "11111111111111111111111111111111")],
+        false
+    )
+    .is_err());
+    assert_eq!(std::fs::read(dst.path().join("y.gz")).unwrap(), b"old");
+    assert!(no_part_files(dst.path()));
+    h.join().unwrap();
+}
+
+#[test]
+fn fetch_http_errors_are_clear() {
+    let (base, h) = serve(vec![("/short.gz".into(), Resp::Short(vec![1; 50]))], 2);
+    let dst = TempDir::new("err");
+    let msg = fetch_with(&base, dst.path(), &[("missing.gz", "0")], false)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("404") && msg.contains("missing.gz"), "{msg}");
+    let msg = fetch_with(&base, dst.path(), &[("short.gz", "0")], false)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("connection closed after 50 of 150"), "{msg}");
+    assert!(no_part_files(dst.path()) && !dst.path().join("short.gz").exists());
+    h.join().unwrap();
+    let msg = fetch_with(
+        "https://example.invalid/",
+        dst.path(),
+        &[("a.gz", "0")],
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("https") && msg.contains("--data-dir"), "{msg}");
+}
+
+#[test]
+fn fetch_follows_redirects_but_not_to_https_nor_forever() {
+    let body = gzip(b"payload");
+    let sum = md5_hex(&body);
+    let routes = vec![
+        ("/a/f.gz".to_string(), Resp::Redirect("/b/f.gz".into())),
+        ("/b/f.gz".to_string(), Resp::Redirect("c/f.gz".into())),
+        ("/b/c/f.gz".to_string(), Resp::Length(body)),
+        (
+            "/a/g.gz".to_string(),
+            Resp::Redirect("https://example.invalid/g.gz".into()),
+        ),
+        (
+            "/a/loop.gz".to_string(),
+            Resp::Redirect("/a/loop.gz".into()),
+        ),
+    ];
+    let (base, h) = serve(routes, 3 + 1 + 6);
+    let dst = TempDir::new("redir");
+    fetch_with(&format!("{base}a/"), dst.path(), &[("f.gz", &sum)], false).unwrap();
+    assert_eq!(
+        std::fs::read(dst.path().join("f.gz")).unwrap(),
+        gzip(b"payload")
+    );
+    let msg = fetch_with(&format!("{base}a/"), dst.path(), &[("g.gz", &sum)], false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("https is not supported") && msg.contains("--data-dir"),
+        "{msg}"
+    );
+    let msg = fetch_with(
+        &format!("{base}a/"),
+        dst.path(),
+        &[("loop.gz", &sum)],
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("more than 5 redirects"), "{msg}");
+    assert!(no_part_files(dst.path()));
+    let heads = h.join().unwrap();
+    assert_eq!(heads.len(), 10, "3 for f, 1 for g, 6 for the loop");
+}
+
+#[test]
+fn fetch_default_table_is_torchvisions() {
+    assert_eq!(
+        fetch::DEFAULT_BASE_URL,
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+    );
+    let names: Vec<String> = FILE_STEMS.iter().map(|s| format!("{s}.gz")).collect();
+    assert_eq!(fetch::FILES.map(|f| f.0.to_string()).to_vec(), names);
+    assert!(fetch::FILES
+        .iter()
+        .all(|f| f.1.len() == 32 && f.1.bytes().all(|b| b.is_ascii_hexdigit())));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the real data (the Debian package dataset-fashion-mnist; CI installs it)
+
+#[test]
+fn real_fashion_mnist_from_system_dir() {
+    let dir = Path::new(data::SYSTEM_DIR);
+    let missing = data::missing_files(dir);
+    assert!(
+        missing.is_empty(),
+        "Fashion-MNIST is not installed in {} (missing {missing:?}): run `apt-get install dataset-fashion-mnist`",
+        dir.display()
+    );
+    let fm = data::load(dir).unwrap();
+    assert_eq!(
+        (fm.train.len(), fm.test.len(), fm.train.dim, fm.test.dim),
+        (60_000, 10_000, 784, 784)
+    );
+    assert_eq!(fm.train.images.len(), 60_000 * 784);
+    for (set, per_class) in [(&fm.train, 6000), (&fm.test, 1000)] {
+        let mut counts = [0usize; 10];
+        set.labels.iter().for_each(|&l| counts[l as usize] += 1);
+        assert_eq!(counts, [per_class; 10]);
+    }
+    // Real images use the full intensity range.
+    assert_eq!(fm.train.images.iter().max(), Some(&255));
+    assert_eq!(fm.train.images.iter().min(), Some(&0));
+}
