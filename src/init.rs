@@ -57,14 +57,24 @@ pub fn row_normalize(mut w: DMatrix<f64>) -> DMatrix<f64> {
     w
 }
 
-/// `D_IE` from the effective matrix W (n×m, n ≤ m): `diag(s) V_nᵀ` from its SVD, or W itself (SPEC §5.3).
+/// `D_IE` from the effective matrix W (n×m, n ≤ m): `diag(s) V_nᵀ` of its SVD, or W itself (SPEC §5.3).
+///
+/// `diag(s) V_nᵀ = Uᵀ W` with U the left singular vectors, i.e. the eigenvectors of the symmetric n×n matrix
+/// `W Wᵀ` sorted by descending eigenvalue `s²`; this is how it is computed. nalgebra's `svd` is not used: on
+/// the effective W at init, rank-deficient by construction (columns centred over units, rank ≤ n − 1), it
+/// returns wrong singular vectors for some shapes (e.g. n = 2…35, m = 784), giving `D_IEᵀ D_IE ≠ Wᵀ W` and
+/// breaking the I-Norm = LayerNorm identity at init (regression test `svd_divisive_init_matches_direct_gram`).
+/// Row signs are those of the eigen solver; the forward and the local loss do not depend on them.
 pub fn divisive_weights(w: &DMatrix<f64>, how: DivisiveInit) -> DMatrix<f64> {
     match how {
         DivisiveInit::Direct => w.clone(),
         DivisiveInit::Svd => {
-            let svd = w.clone().svd(false, true);
-            let v_t = svd.v_t.expect("SVD was asked for V");
-            DMatrix::from_diagonal(&svd.singular_values) * v_t
+            let n = w.nrows();
+            let eig = (w * w.transpose()).symmetric_eigen();
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+            let u = DMatrix::from_fn(n, n, |r, c| eig.eigenvectors[(r, order[c])]);
+            u.transpose() * w
         }
     }
 }

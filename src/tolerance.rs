@@ -107,3 +107,12 @@ pub const MC_Z: f64 = 5.0;
 /// Largest rounding error when a value in [0, 1] computed in f64 is stored as f32: half an f32 ulp at 1,
 /// 2⁻²⁵ ≈ 3.0e-8 (used when recovering luminance offsets from f32 pixels).
 pub const F32_UNIT_STORE: f64 = 3.0e-8;
+
+// ---------------------------------------------------------------------------------------------------------
+// Reference (f64 oracle) proofs: tests/reference/.
+
+/// Gram identities of the divisive init, `D_IEᵀ D_IE = Wᵀ W` and `D_IE D_IEᵀ = diag(λ)`, relative to
+/// max|WᵀW|: the eigenvectors of the n×n matrix `W Wᵀ` are orthonormal to ≈ n·EPS64 (n ≤ 178 in the tests,
+/// 4e-14), and each Gram entry is a reduction of length ≤ max(n, m) = 784 (1.7e-13): together ≈ 2e-13, ×50
+/// for the spread of eigenvalue magnitudes = 1e-11.
+pub const GRAM_REL: f64 = 1e-11;

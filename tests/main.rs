@@ -9,6 +9,9 @@ mod data;
 mod fast;
 /// Safetensors exchange of models, batches and gradient dumps.
 mod interop;
+/// Proofs for every backward of the f64 reference: FD Jacobians, dot-product and Taylor tests, LN/GN and
+/// init identities (claims C1, C2), one training step by hand.
+mod reference;
 /// Rank statistics against SciPy reference values.
 mod stats;
 /// Theorem 1 (claim C3): unbiasedness, variance and rate of the fixed-random-inhibition mean estimator.
