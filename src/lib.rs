@@ -15,6 +15,9 @@ pub mod model;
 pub mod reference;
 pub mod rng;
 pub mod stats;
+/// proptest strategies for the hard cases of the reference proofs (constant rows, |mean| ≫ std, tiny widths,
+/// Dale-constrained weights with exact zeros, small networks of every preset).
+pub mod testing;
 pub mod theorem;
 pub mod tolerance;
 

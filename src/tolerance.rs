@@ -116,3 +116,41 @@ pub const F32_UNIT_STORE: f64 = 3.0e-8;
 /// 4e-14), and each Gram entry is a reduction of length ≤ max(n, m) = 784 (1.7e-13): together ≈ 2e-13, ×50
 /// for the spread of eigenvalue magnitudes = 1e-11.
 pub const GRAM_REL: f64 = 1e-11;
+
+/// Two algebraically equal f64 evaluations of one quantity (an explicit Jacobian against the backward, a
+/// GradNorm variant against its formula written out in the test, the closed-form local gradient against the
+/// general chain, a layer's gradient against the same product formed by hand): each side is a few
+/// reductions of length ≤ 800 of the same terms, rounding ≲ 800·EPS64 ≈ 2e-13 relative to the largest term,
+/// ×5 for the differences of such reductions = 1e-12 (relative to the max-abs of the result).
+pub const ANALYTIC_REL: f64 = 1e-12;
+
+/// The 5-point FD of a LayerNorm row with the step relative to the row's scale, `h = 1e-3·σ`, relative to
+/// ‖J‖_∞ ≈ 1/σ: `FD4_REL` (truncation and output roundoff, as for an O(1) function) plus the rounding of
+/// the perturbed input `z + h` itself, `EPS64·|z|/2` absolute = a relative error `EPS64·κ/(2·1e-3)` of the
+/// stencil with `κ = max|z|/σ` (κ ≈ 1.6e4 for the |mean| ≫ std rows: 50 over σ = sqrt(ε)); this is below
+/// `FD4_REL·κ` since `FD4_REL` carries 1.5·EPS64/1e-3 × 100.
+pub fn fd4_rel(kappa: f64) -> f64 {
+    FD4_REL * (1.0 + kappa)
+}
+
+/// A sum of n terms that is exactly 0 in exact arithmetic (LN/GN rows summing to 0, the ŷ-component
+/// minus its exact ε-value, outputs invariant to a shift/scale), relative to the sum of |terms|: each
+/// reduction rounds by ≤ n·EPS64 of Σ|terms|, ×4 for the reductions feeding the terms (mean δ, ⟨δ, y⟩, the
+/// row mean of z), and y itself inherits the rounding of the row mean, EPS64·|z| over σ, i.e. a factor
+/// (1 + κ) with `κ = max|z|/σ`.
+pub fn cancel_rel(n: usize, kappa: f64) -> f64 {
+    4.0 * n as f64 * EPS64 * (1.0 + kappa)
+}
+
+/// Claim C1 (SPEC §10.1): at init the I-Norm output equals LN(X W_EEᵀ) with max abs difference ≲ 1e-5 (the
+/// paper's bound, set by the authors' float32 test). The f64 reference must meet it with a wide margin:
+/// see [`INIT_IDENTITY_ABS`].
+pub const C1_INORM_LN_ABS: f64 = 1e-5;
+
+/// The f64 size of the init identities (I-Norm = LN(X W_EEᵀ); SVD and direct D_IE give the same output and
+/// local loss), absolute on outputs of size ≤ √n: both sides divide the same row of `X W_EEᵀ` by
+/// `sqrt(pvar + ε)`, computed once as `(1/n)‖D_IE x‖²` through the Gram identity (relative error
+/// [`GRAM_REL`]-sized, observed ≤ 1e-14) and once as a two-pass variance; the numerator `A − S` rounds by
+/// EPS64·m·|A| with m ≤ 784 and |A|/std(A) ≤ 100 for inputs in [−2, 2] or [0, 1]: 2.2e-16 × 784 × 100 ×
+/// √n(≤ 8) ≈ 1.4e-10, rounded to 1e-9.
+pub const INIT_IDENTITY_ABS: f64 = 1e-9;

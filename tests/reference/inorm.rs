@@ -1,0 +1,399 @@
+//! SPEC §2.5–2.6: the I-Norm layer's task backward under the exact detach map (S and Dn constants, x cut
+//! before both inhibitory pathways, so the error to the layer below flows only through W_EE), the local-loss
+//! gradients of every inhibitory parameter (W_IE, D_IE; W_EI and a general, non-uniform D_EI in the
+//! `train_inhib_out` case; the closed form for the frozen uniform D_EI), and the subtractive-only layer's
+//! task and local gradients. Full FD on small shapes, dot-product test on realistic shapes, Taylor rate.
+
+use ::inorm::check::{compare, gradient_fd};
+use ::inorm::reference::dense::dense_backward;
+use ::inorm::reference::inorm::{
+    inorm_forward, inorm_task_backward, local_loss, local_loss_grad_r_uniform, local_loss_grad_u,
+    local_loss_grads, INormParams,
+};
+use ::inorm::reference::inorm_sub::{inorm_sub_forward, local_loss_sub, local_loss_sub_grads};
+use ::inorm::reference::{Mat, Vector};
+use ::inorm::rng::{SeedRng, Stream};
+use ::inorm::testing::{dale_matrix, luminance_inputs, matrix, row_stochastic};
+use ::inorm::tolerance::{ANALYTIC_REL, DOT_REL, FD_REL};
+use proptest::prelude::*;
+
+use super::{
+    block_scales, dot_rel, fd_jacobian_rel, normals, pack, prop, rate_deficit, scalar_checks,
+    shapes, taylor, unpack, Worst,
+};
+
+/// One I-Norm layer's input and parameters (owned).
+#[derive(Clone, Debug)]
+struct Layer {
+    x: Mat,
+    w_ee: Mat,
+    b: Vector,
+    w_ie: Mat,
+    w_ei: Mat,
+    d_ie: Mat,
+    d_ei: Mat,
+    lambda: f64,
+}
+
+impl Layer {
+    fn params(&self) -> INormParams<'_> {
+        INormParams {
+            w_ee: &self.w_ee,
+            b: &self.b,
+            w_ie: &self.w_ie,
+            w_ei: &self.w_ei,
+            d_ie: &self.d_ie,
+            d_ei: &self.d_ei,
+        }
+    }
+    fn with_inhib(&self, theta: &[f64]) -> Layer {
+        let p = unpack(
+            theta,
+            &shapes(&[&self.w_ie, &self.w_ei, &self.d_ie, &self.d_ei]),
+        );
+        Layer {
+            w_ie: p[0].clone(),
+            w_ei: p[1].clone(),
+            d_ie: p[2].clone(),
+            d_ei: p[3].clone(),
+            ..self.clone()
+        }
+    }
+    fn inhib_theta(&self) -> Vec<f64> {
+        pack(&[&self.w_ie, &self.w_ei, &self.d_ie, &self.d_ei])
+    }
+    /// L_loc as a function of the inhibitory parameters: A = X W_EEᵀ + 1bᵀ is recomputed from the fixed W_EE,
+    /// b and x, so it is the constant sg(A) of the local pass.
+    fn local(&self, theta: &[f64]) -> f64 {
+        let l = self.with_inhib(theta);
+        local_loss(&inorm_forward(&l.x, l.params()).z, l.lambda)
+    }
+}
+
+fn small_layer(general_d_ei: bool) -> impl Strategy<Value = Layer> {
+    (1usize..=3, 1usize..=5, 0usize..=3, 1usize..=2).prop_flat_map(move |(bsz, n, extra, k)| {
+        let m = n + extra;
+        let d_ei = if general_d_ei {
+            dale_matrix(n, n).prop_map(|d| d.add_scalar(0.05)).boxed()
+        } else {
+            Just(Mat::from_element(n, n, 1.0 / n as f64)).boxed()
+        };
+        (
+            prop_oneof![
+                matrix(bsz, m),
+                luminance_inputs(bsz, m).prop_map(|x| x.add_scalar(0.1))
+            ],
+            dale_matrix(n, m),
+            matrix(n, 1),
+            dale_matrix(k, m),
+            row_stochastic(n, k),
+            matrix(n, m),
+            d_ei,
+            prop_oneof![Just(0.01), 1e-3f64..1.0],
+        )
+            .prop_map(|(x, w_ee, b, w_ie, w_ei, d_ie, d_ei, lambda)| Layer {
+                x,
+                w_ee,
+                b: b.column(0).into_owned(),
+                w_ie,
+                w_ei,
+                d_ie,
+                d_ei,
+                lambda,
+            })
+    })
+}
+
+/// Realistic shapes (B = 32, m = 196, n = 64, k = 6) from a seed, away from the local loss's minimum.
+fn realistic_layer(seed: u64, general_d_ei: bool) -> Layer {
+    let (bsz, m, n, k) = (32, 196, 64, 6);
+    let mut rng = SeedRng::new(seed, Stream::Test, 31);
+    let sd = (2.0 / m as f64).sqrt();
+    let mut pos = |r: usize, c: usize, s: f64| Mat::from_fn(r, c, |_, _| s * rng.exponential(1.0));
+    let w_ee = pos(n, m, sd);
+    let w_ie = pos(k, m, sd);
+    let mut w_ei = pos(n, k, 1.0);
+    for mut r in w_ei.row_iter_mut() {
+        let s = r.sum();
+        r /= s;
+    }
+    let d_ei = if general_d_ei {
+        pos(n, n, 1.0 / n as f64)
+    } else {
+        Mat::from_element(n, n, 1.0 / n as f64)
+    };
+    let mut rng = SeedRng::new(seed, Stream::Test, 32);
+    let d_ie = Mat::from_fn(n, m, |_, _| 0.1 * rng.normal());
+    let x = Mat::from_fn(bsz, m, |_, _| rng.uniform());
+    let b = Vector::from_fn(n, |_, _| rng.uniform_in(-0.5, 0.5));
+    Layer {
+        x,
+        w_ee,
+        b,
+        w_ie,
+        w_ei,
+        d_ie,
+        d_ei,
+        lambda: 0.01,
+    }
+}
+
+/// Task pass checks: θ = (x, W_EE, b) through `Z = (X W_EEᵀ + 1bᵀ − S₀) ⊘ Dn₀` with S₀, Dn₀ the forward's
+/// values held constant (the detach map), against `inorm_task_backward`.
+fn task_fns(
+    l: &Layer,
+) -> (
+    impl Fn(&[f64]) -> Vec<f64> + '_,
+    impl Fn(&[f64]) -> Vec<f64> + '_,
+    Vec<f64>,
+) {
+    let c0 = inorm_forward(&l.x, l.params());
+    let bm = Mat::from_column_slice(l.b.len(), 1, l.b.as_slice());
+    let sh = shapes(&[&l.x, &l.w_ee, &bm]);
+    let theta = pack(&[&l.x, &l.w_ee, &bm]);
+    let (s0, dn0) = (c0.s.clone(), c0.dn.clone());
+    let sh2 = sh.clone();
+    let f = move |t: &[f64]| {
+        let p = unpack(t, &sh);
+        let mut a = &p[0] * p[1].transpose();
+        for mut row in a.row_iter_mut() {
+            row += p[2].column(0).transpose();
+        }
+        (a - &s0).component_div(&dn0).as_slice().to_vec()
+    };
+    let dn = c0.dn;
+    let vjp = move |v: &[f64]| {
+        let p = unpack(&pack(&[&l.x, &l.w_ee, &bm]), &sh2);
+        let delta = Mat::from_column_slice(p[0].nrows(), p[1].nrows(), v);
+        let g = inorm_task_backward(&p[0], &p[1], &dn, &delta);
+        pack(&[
+            &g.x,
+            &g.w_ee,
+            &Mat::from_column_slice(g.b.len(), 1, g.b.as_slice()),
+        ])
+    };
+    (f, vjp, theta)
+}
+
+/// 128 cases (B ≤ 3, n ≤ 5, m ≤ n + 3, k ≤ 2; uniform and general D_EI).
+#[test]
+fn inorm_task_backward_detached() {
+    let strategy = (
+        prop_oneof![small_layer(false), small_layer(true)],
+        any::<u64>(),
+    );
+    prop(
+        "inorm_task_backward_detached",
+        128,
+        strategy,
+        |(l, seed), w: &Worst| {
+            let c = inorm_forward(&l.x, l.params());
+            // The forward's output is (A − S) ⊘ Dn of its own pieces.
+            let e = super::rel_diff(&c.z, &(&c.a - &c.s).component_div(&c.dn));
+            prop_assert!(e <= ANALYTIC_REL);
+            let (f, vjp, theta) = task_fns(&l);
+            let e = fd_jacobian_rel(&f, &vjp, &theta, 1e-5);
+            w.rec("fd_jacobian", e);
+            prop_assert!(e <= FD_REL, "task FD {e:.2e}");
+            let u = normals(seed, 1, theta.len());
+            let e = dot_rel(&f, &vjp, &theta, &u, seed, 1e-3);
+            w.rec("dot", e);
+            prop_assert!(e <= DOT_REL, "task dot {e:.2e}");
+            let (r, ok) = taylor(&f, &vjp, &theta, &u, seed, 1e-2);
+            w.rec("taylor_rate_deficit", rate_deficit(&r));
+            prop_assert!(ok, "task Taylor {r:?}");
+            Ok(())
+        },
+    );
+}
+
+/// 128 cases: every local-loss gradient (W_IE, W_EI, D_IE, D_EI) against FD of `L_loc` in the inhibitory
+/// parameters, for the frozen uniform D_EI and a general positive D_EI (`train_inhib_out`); `G = ∂L/∂U`
+/// against FD; the closed forms `∂L/∂R = −R c_b/(n d_b²)` and `c_b = Σ_j G_bj U_bj` against the chain.
+#[test]
+fn inorm_local_loss_gradients() {
+    let strategy = (
+        prop_oneof![small_layer(false), small_layer(true)],
+        any::<u64>(),
+    );
+    prop(
+        "inorm_local_loss_gradients",
+        128,
+        strategy,
+        |(l, seed), w: &Worst| {
+            let c = inorm_forward(&l.x, l.params());
+            prop_assume!(c.dn.min() >= 0.05);
+            let g = local_loss_grads(&l.x, l.params(), &c, l.lambda);
+            prop_assert_eq!(g.loss, local_loss(&c.z, l.lambda));
+            let theta = l.inhib_theta();
+            let analytic = pack(&[&g.w_ie, &g.w_ei, &g.d_ie, &g.d_ei]);
+            let scales = block_scales(&[&l.w_ie, &l.w_ei, &l.d_ie, &l.d_ei]);
+            let r = scalar_checks(
+                &|t: &[f64]| l.local(t),
+                &analytic,
+                &theta,
+                &scales,
+                seed,
+                1e-2,
+            );
+            w.rec("fd_gradient", r.fd_rel);
+            prop_assert!(r.fd_rel <= FD_REL, "local FD {:.2e}", r.fd_rel);
+            w.rec("directional", r.dir_rel);
+            prop_assert!(r.dir_rel <= DOT_REL, "local directional {:.2e}", r.dir_rel);
+            w.rec("taylor_rate_deficit", rate_deficit(&r.taylor));
+            prop_assert!(r.taylor_verdict(), "local Taylor {:?}", r.taylor);
+            // G = ∂L/∂U against FD in U.
+            let (bsz, n) = c.z.shape();
+            let gu = local_loss_grad_u(&c.z, l.lambda);
+            let fd_u = gradient_fd(
+                |t: &[f64]| local_loss(&Mat::from_column_slice(bsz, n, t), l.lambda),
+                c.z.as_slice(),
+                1e-5,
+            );
+            let cmp = compare(gu.as_slice(), &fd_u).unwrap();
+            w.rec("fd_grad_u", cmp.max_rel);
+            prop_assert!(cmp.max_rel <= FD_REL, "G vs FD {:.2e}", cmp.max_rel);
+            // c_b = Σ_j G_bj U_bj = (2λ/B)[m_b² + 2 v_b (v_b − 1)].
+            for b in 0..bsz {
+                let row: Vec<f64> = c.z.row(b).iter().copied().collect();
+                let m = row.iter().sum::<f64>() / n as f64;
+                let v = row.iter().map(|u| (u - m) * (u - m)).sum::<f64>() / n as f64;
+                let want = 2.0 * l.lambda / bsz as f64 * (m * m + 2.0 * v * (v - 1.0));
+                let got: f64 = (0..n).map(|j| gu[(b, j)] * c.z[(b, j)]).sum();
+                let scale: f64 = (0..n)
+                    .map(|j| (gu[(b, j)] * c.z[(b, j)]).abs())
+                    .sum::<f64>()
+                    .max(f64::MIN_POSITIVE);
+                let e = (got - want).abs() / scale;
+                w.rec("c_b_closed_form", e);
+                prop_assert!(e <= ANALYTIC_REL, "c_b row {b}: {got:.6e} vs {want:.6e}");
+            }
+            if l.d_ei.iter().all(|&v| v == 1.0 / n as f64) {
+                let e = super::rel_diff(&local_loss_grad_r_uniform(&c, l.lambda), &g.r);
+                w.rec("dR_closed_form_vs_chain", e);
+                prop_assert!(e <= ANALYTIC_REL, "∂L/∂R closed form vs chain {e:.2e}");
+            }
+            // ∂L/∂S = −G ⊘ Dn; ∂L/∂W_IE = −W_EIᵀ (G⊘Dn)ᵀ X formed by hand.
+            let gs = -gu.component_div(&c.dn);
+            prop_assert!(super::rel_diff(&g.s, &gs) <= ANALYTIC_REL);
+            let w_ie = -(l.w_ei.transpose() * gu.component_div(&c.dn).transpose() * &l.x);
+            let e = super::rel_diff(&g.w_ie, &w_ie);
+            w.rec("w_ie_by_hand", e);
+            prop_assert!(e <= ANALYTIC_REL, "W_IE by hand {e:.2e}");
+            Ok(())
+        },
+    );
+}
+
+/// Dot-product (directional) and Taylor tests of the local gradients and the task backward at realistic
+/// shapes (B = 32, m = 196, n = 64, k = 6), uniform and general D_EI, 2 seeds each.
+#[test]
+fn inorm_realistic_dot_and_taylor() {
+    let w = Worst::default();
+    for general in [false, true] {
+        for seed in 0..2u64 {
+            let l = realistic_layer(seed, general);
+            let c = inorm_forward(&l.x, l.params());
+            let g = local_loss_grads(&l.x, l.params(), &c, l.lambda);
+            let theta = l.inhib_theta();
+            let analytic = pack(&[&g.w_ie, &g.w_ei, &g.d_ie, &g.d_ei]);
+            let scales = block_scales(&[&l.w_ie, &l.w_ei, &l.d_ie, &l.d_ei]);
+            let r = scalar_checks(
+                &|t: &[f64]| l.local(t),
+                &analytic,
+                &theta,
+                &scales,
+                seed,
+                1e-2,
+            );
+            w.rec("local_fd_gradient", r.fd_rel);
+            w.rec("local_directional", r.dir_rel);
+            assert!(
+                r.dir_rel <= DOT_REL,
+                "general={general} seed {seed}: {:.2e}",
+                r.dir_rel
+            );
+            w.rec("local_taylor_rate_deficit", rate_deficit(&r.taylor));
+            assert!(
+                r.taylor_verdict(),
+                "general={general} seed {seed}: {:?}",
+                r.taylor
+            );
+            let (f, vjp, theta) = task_fns(&l);
+            let u = normals(seed, 4, theta.len());
+            let e = dot_rel(&f, &vjp, &theta, &u, seed, 1e-3);
+            w.rec("task_dot", e);
+            assert!(e <= DOT_REL, "task dot {e:.2e}");
+            let (r, ok) = taylor(&f, &vjp, &theta, &u, seed, 1e-2);
+            w.rec("task_taylor_rate_deficit", rate_deficit(&r));
+            assert!(ok, "task Taylor {r:?}");
+        }
+    }
+    w.print("inorm_realistic_dot_and_taylor");
+}
+
+/// 128 cases: the subtractive-only layer (§2.6): local gradients of W_IE and W_EI against FD of
+/// `λ/B Σ m_b²` with A held constant; task backward `Z = A − sg(S)` (the dense backward) against FD.
+#[test]
+fn inorm_sub_local_and_task_gradients() {
+    let strategy = (small_layer(false), any::<u64>());
+    prop(
+        "inorm_sub_local_and_task_gradients",
+        128,
+        strategy,
+        |(l, seed), w: &Worst| {
+            let fwd = |w_ie: &Mat, w_ei: &Mat| inorm_sub_forward(&l.x, &l.w_ee, &l.b, w_ie, w_ei);
+            let c = fwd(&l.w_ie, &l.w_ei);
+            let (loss, g_ie, g_ei) = local_loss_sub_grads(&l.x, &l.w_ei, &c, l.lambda);
+            prop_assert_eq!(loss, local_loss_sub(&c.z, l.lambda));
+            let sh = shapes(&[&l.w_ie, &l.w_ei]);
+            let theta = pack(&[&l.w_ie, &l.w_ei]);
+            let loss_fn = |t: &[f64]| {
+                let p = unpack(t, &sh);
+                local_loss_sub(&fwd(&p[0], &p[1]).z, l.lambda)
+            };
+            let analytic = pack(&[&g_ie, &g_ei]);
+            let scales = block_scales(&[&l.w_ie, &l.w_ei]);
+            let r = scalar_checks(&loss_fn, &analytic, &theta, &scales, seed, 1e-1);
+            w.rec("local_fd_gradient", r.fd_rel);
+            prop_assert!(r.fd_rel <= FD_REL, "sub local FD {:.2e}", r.fd_rel);
+            w.rec("local_directional", r.dir_rel);
+            prop_assert!(
+                r.dir_rel <= DOT_REL,
+                "sub local directional {:.2e}",
+                r.dir_rel
+            );
+            w.rec("local_taylor_rate_deficit", rate_deficit(&r.taylor));
+            prop_assert!(r.taylor_verdict(), "sub local Taylor {:?}", r.taylor);
+            // Task: Z = X W_EEᵀ + 1bᵀ − S₀ with S₀ constant; the network uses the dense backward.
+            let bm = Mat::from_column_slice(l.b.len(), 1, l.b.as_slice());
+            let tsh = shapes(&[&l.x, &l.w_ee, &bm]);
+            let tt = pack(&[&l.x, &l.w_ee, &bm]);
+            let s0 = c.s.clone();
+            let f = |t: &[f64]| {
+                let p = unpack(t, &tsh);
+                let mut a = &p[0] * p[1].transpose();
+                for mut row in a.row_iter_mut() {
+                    row += p[2].column(0).transpose();
+                }
+                (a - &s0).as_slice().to_vec()
+            };
+            let vjp = |v: &[f64]| {
+                let g = dense_backward(
+                    &l.x,
+                    &l.w_ee,
+                    &Mat::from_column_slice(l.x.nrows(), l.w_ee.nrows(), v),
+                );
+                pack(&[
+                    &g.x,
+                    &g.w,
+                    &Mat::from_column_slice(g.b.len(), 1, g.b.as_slice()),
+                ])
+            };
+            let e = fd_jacobian_rel(&f, &vjp, &tt, 1e-5);
+            w.rec("task_fd_jacobian", e);
+            prop_assert!(e <= FD_REL, "sub task FD {e:.2e}");
+            Ok(())
+        },
+    );
+}

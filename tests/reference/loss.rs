@@ -1,0 +1,66 @@
+//! SPEC §4: softmax cross-entropy with label smoothing, `∂L/∂O = (p − t)/B`, against FD, the directional
+//! test and the Taylor rate, for smoothing 0 (plain CE), 0.1 (faithful) and arbitrary values in [0, 1).
+
+use ::inorm::reference::loss::{cross_entropy, smoothed_targets};
+use ::inorm::reference::Mat;
+use ::inorm::testing::{labels, matrix};
+use ::inorm::tolerance::{ANALYTIC_REL, DOT_REL, FD_REL};
+use proptest::prelude::*;
+
+use super::{prop, rate_deficit, scalar_checks, Worst};
+
+/// 256 cases: B ≤ 8, logits in [−2, 2) scaled by up to 3. (A saturated softmax, |o| ≳ 15 with smoothing 0, has a gradient ≈ e^{−|o|} far below the FD's roundoff EPS64·|o|/h of the loss value, which is computed as `lse − o`: no FD can check it in f64.), smoothing 0, 0.1 or random.
+#[test]
+fn cross_entropy_label_smoothing_gradient() {
+    let strategy = (1usize..=8)
+        .prop_flat_map(|b| (matrix(b, 10), labels(b)))
+        .prop_flat_map(|(o, y)| {
+            (
+                Just(o),
+                Just(y),
+                0.1f64..3.0,
+                prop_oneof![Just(0.0), Just(0.1), 0.0f64..0.99],
+                any::<u64>(),
+            )
+        });
+    prop(
+        "cross_entropy_label_smoothing_gradient",
+        256,
+        strategy,
+        |(o, y, scale, s, seed), w: &Worst| {
+            let o = o * scale;
+            let (bsz, c) = o.shape();
+            let ce = cross_entropy(&o, &y, s);
+            // Targets: correct class 1 − s + s/C, others s/C, rows sum to 1.
+            let t = smoothed_targets(&y, c, s);
+            for b in 0..bsz {
+                prop_assert!((t.row(b).sum() - 1.0).abs() <= ANALYTIC_REL);
+                prop_assert!(
+                    (t[(b, y[b] as usize)] - (1.0 - s + s / c as f64)).abs() <= ANALYTIC_REL
+                );
+            }
+            let loss = |v: &[f64]| cross_entropy(&Mat::from_column_slice(bsz, c, v), &y, s).loss;
+            let x = o.as_slice().to_vec();
+            prop_assert!((loss(&x) - ce.loss).abs() <= ANALYTIC_REL * ce.loss.abs().max(1.0));
+            let r = scalar_checks(
+                &loss,
+                ce.grad.as_slice(),
+                &x,
+                &vec![1.0; x.len()],
+                seed,
+                1e-1,
+            );
+            w.rec("fd_gradient", r.fd_rel);
+            prop_assert!(r.fd_rel <= FD_REL, "CE FD {:.2e}", r.fd_rel);
+            w.rec("directional", r.dir_rel);
+            prop_assert!(r.dir_rel <= DOT_REL, "CE directional {:.2e}", r.dir_rel);
+            w.rec("taylor_rate_deficit", rate_deficit(&r.taylor));
+            prop_assert!(r.taylor_verdict(), "CE Taylor {:?}", r.taylor);
+            // Gradient rows sum to 0 (Σ p = Σ t = 1).
+            for b in 0..bsz {
+                prop_assert!(ce.grad.row(b).sum().abs() <= ANALYTIC_REL);
+            }
+            Ok(())
+        },
+    );
+}
