@@ -233,6 +233,7 @@ fn inorm_local_loss_gradients() {
                 &analytic,
                 &theta,
                 &scales,
+                &[l.w_ie.len(), l.w_ei.len(), l.d_ie.len(), l.d_ei.len()],
                 seed,
                 1e-2,
             );
@@ -303,6 +304,7 @@ fn inorm_realistic_dot_and_taylor() {
                 &analytic,
                 &theta,
                 &scales,
+                &[l.w_ie.len(), l.w_ei.len(), l.d_ie.len(), l.d_ei.len()],
                 seed,
                 1e-2,
             );
@@ -354,7 +356,15 @@ fn inorm_sub_local_and_task_gradients() {
             };
             let analytic = pack(&[&g_ie, &g_ei]);
             let scales = block_scales(&[&l.w_ie, &l.w_ei]);
-            let r = scalar_checks(&loss_fn, &analytic, &theta, &scales, seed, 1e-1);
+            let r = scalar_checks(
+                &loss_fn,
+                &analytic,
+                &theta,
+                &scales,
+                &[l.w_ie.len(), l.w_ei.len()],
+                seed,
+                1e-1,
+            );
             w.rec("local_fd_gradient", r.fd_rel);
             prop_assert!(r.fd_rel <= FD_REL, "sub local FD {:.2e}", r.fd_rel);
             w.rec("local_directional", r.dir_rel);

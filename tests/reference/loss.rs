@@ -47,6 +47,7 @@ fn cross_entropy_label_smoothing_gradient() {
                 ce.grad.as_slice(),
                 &x,
                 &vec![1.0; x.len()],
+                &[x.len()],
                 seed,
                 1e-1,
             );

@@ -304,7 +304,7 @@ impl ScalarChecks {
 }
 
 /// Checks the claimed gradient `grad` of `loss` at `theta` in the scaled coordinates `θ₀ + s∘φ` (see
-/// [`block_scales`]): full FD gradient, directional test and Taylor test (from `h0`) along a standard
+/// [`block_scales`]; `lens` are the lengths of the parameter blocks): full FD gradient (block by block), directional test and Taylor test (from `h0`) along a standard
 /// normal direction drawn from `seed`, normalized to unit length (so the steps are the same size in any
 /// number of parameters).
 pub fn scalar_checks(
@@ -312,6 +312,7 @@ pub fn scalar_checks(
     grad: &[f64],
     theta: &[f64],
     scales: &[f64],
+    lens: &[usize],
     seed: u64,
     h0: f64,
 ) -> ScalarChecks {
@@ -350,9 +351,18 @@ pub fn scalar_checks(
         .fold(0.0f64, f64::max);
     let noise = |h: f64| 100.0 * EPS64 * l_max / h;
     let fd = ::inorm::check::gradient_fd4(at, &phi0, h_fd);
-    let cmp = compare(&g, &fd).unwrap();
-    let fd_scale = fd.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    let fd_rel = cmp.max_abs / fd_scale.max(noise(h_fd) / FD_REL).max(f64::MIN_POSITIVE);
+    // Block by block (each parameter relative to its own block's ∞-norm), so that an error in a block with
+    // small gradients is not diluted by a block with large ones.
+    let mut fd_rel = 0.0f64;
+    let mut off = 0;
+    for &len in lens {
+        let (gb, fb) = (&g[off..off + len], &fd[off..off + len]);
+        let cmp = compare(gb, fb).unwrap();
+        let scale = fb.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        fd_rel = fd_rel.max(cmp.max_abs / scale.max(noise(h_fd) / FD_REL).max(f64::MIN_POSITIVE));
+        off += len;
+    }
+    assert_eq!(off, g.len(), "block lengths cover the parameters");
     let dir_rel = directional_rel(&at, &g, &phi0, &u, h_dir);
     let mut taylor = None;
     let mut taylor_pass = false;
