@@ -140,13 +140,7 @@ fn realistic_layer(seed: u64, general_d_ei: bool) -> Layer {
 
 /// Task pass checks: θ = (x, W_EE, b) through `Z = (X W_EEᵀ + 1bᵀ − S₀) ⊘ Dn₀` with S₀, Dn₀ the forward's
 /// values held constant (the detach map), against `inorm_task_backward`.
-fn task_fns(
-    l: &Layer,
-) -> (
-    impl Fn(&[f64]) -> Vec<f64> + '_,
-    impl Fn(&[f64]) -> Vec<f64> + '_,
-    Vec<f64>,
-) {
+fn task_fns(l: &Layer) -> (VecFn<'_>, VecFn<'_>, Vec<f64>) {
     let c0 = inorm_forward(&l.x, l.params());
     let bm = Mat::from_column_slice(l.b.len(), 1, l.b.as_slice());
     let sh = shapes(&[&l.x, &l.w_ee, &bm]);
@@ -172,8 +166,11 @@ fn task_fns(
             &Mat::from_column_slice(g.b.len(), 1, g.b.as_slice()),
         ])
     };
-    (f, vjp, theta)
+    (Box::new(f), Box::new(vjp), theta)
 }
+
+/// A vector function θ ↦ f(θ) (or a backward v ↦ vᵀJ).
+type VecFn<'a> = Box<dyn Fn(&[f64]) -> Vec<f64> + 'a>;
 
 /// 128 cases (B ≤ 3, n ≤ 5, m ≤ n + 3, k ≤ 2; uniform and general D_EI).
 #[test]
