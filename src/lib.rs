@@ -17,5 +17,6 @@ pub mod rng;
 pub mod stats;
 pub mod theorem;
 pub mod tolerance;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -5,6 +5,8 @@
 mod check;
 /// Fashion-MNIST IDX reader, data discovery, luminance shift and download.
 mod data;
+/// Training loop, sweeps (grid, shards, resume, merge) and the claims harness.
+mod experiment;
 /// The candle fast path against the reference: case table, properties, trajectories, snapshots.
 mod fast;
 /// Safetensors exchange of models, batches and gradient dumps.
