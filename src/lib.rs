@@ -8,6 +8,7 @@ pub mod backend;
 pub mod check;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod fast;
 pub mod init;
 pub mod interop;
