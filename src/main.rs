@@ -497,7 +497,9 @@ fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
             }
         }
         Progress::Epoch { epoch, test_acc } => {
-            pb.println(format!("epoch {epoch}/{epochs}: test accuracy {test_acc:.2} %"));
+            pb.println(format!(
+                "epoch {epoch}/{epochs}: test accuracy {test_acc:.2} %"
+            ));
         }
     })?;
     pb.finish_and_clear();
@@ -582,7 +584,10 @@ fn parse_eps(s: &str) -> Result<Vec<f64>> {
                 Error::invalid("eps", format!("'{x}' is not a number (e.g. --eps 0,0.75)"))
             })?;
             if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::invalid("eps", format!("{v} (must be finite and ≥ 0)")));
+                return Err(Error::invalid(
+                    "eps",
+                    format!("{v} (must be finite and ≥ 0)"),
+                ));
             }
             Ok(v)
         })
@@ -734,7 +739,14 @@ fn cmd_sweep(a: SweepArgs, show: bool) -> Result<ExitCode> {
     let shard = Shard::from_arg_or_env(a.shard.as_deref())?;
     spec.grid()?;
     let data = get_data(&a.data)?;
-    let sm = do_sweep(&spec, &a.out, shard, a.jobs.unwrap_or_else(default_jobs), &data, show)?;
+    let sm = do_sweep(
+        &spec,
+        &a.out,
+        shard,
+        a.jobs.unwrap_or_else(default_jobs),
+        &data,
+        show,
+    )?;
     if !sm.failed.is_empty() {
         for (id, e) in &sm.failed {
             eprintln!("error: run {id} failed: {e}");
@@ -824,7 +836,7 @@ pub fn quick_spec() -> SweepSpec {
     s
 }
 
-const QUICK_EPOCHS: usize = 5;
+const QUICK_EPOCHS: usize = 6;
 const QUICK_TRAIN: usize = 60_000;
 const QUICK_TEST: usize = 10_000;
 
@@ -837,7 +849,14 @@ fn cmd_reproduce(a: ReproduceArgs, show: bool) -> Result<ExitCode> {
     let out = a.out.unwrap_or_else(|| PathBuf::from(default_out));
     let shard = Shard::from_arg_or_env(a.shard.as_deref())?;
     let data = get_data(&a.data)?;
-    let sm = do_sweep(&spec, &out, shard, a.jobs.unwrap_or_else(default_jobs), &data, show)?;
+    let sm = do_sweep(
+        &spec,
+        &out,
+        shard,
+        a.jobs.unwrap_or_else(default_jobs),
+        &data,
+        show,
+    )?;
     let (rep, results) = merge_and_write(&out)?;
     let rdir = out.join("report");
     let images = data.train.take(16);

@@ -278,7 +278,10 @@ fn outcome(
 fn missing(what: &[Preset]) -> String {
     format!(
         "not enough data: needs runs of {}",
-        what.iter().map(|p| p.label()).collect::<Vec<_>>().join(", ")
+        what.iter()
+            .map(|p| p.label())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -360,7 +363,13 @@ pub fn c6(results: &[RunResult], slack: f64) -> ClaimOutcome {
         }
         let meds: Vec<f64> = e
             .iter()
-            .map(|&x| median(&values(results, p, Some(x), &acc).into_values().collect::<Vec<_>>()))
+            .map(|&x| {
+                median(
+                    &values(results, p, Some(x), &acc)
+                        .into_values()
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
         for i in 1..e.len() {
             let mut c = compare(results, p, p, None, &acc);
@@ -371,7 +380,9 @@ pub fn c6(results: &[RunResult], slack: f64) -> ClaimOutcome {
             c.effect = meds[i] - meds[i - 1];
             let (xa, xb): (Vec<f64>, Vec<f64>) = (
                 values(results, p, Some(e[i]), &acc).into_values().collect(),
-                values(results, p, Some(e[i - 1]), &acc).into_values().collect(),
+                values(results, p, Some(e[i - 1]), &acc)
+                    .into_values()
+                    .collect(),
             );
             let mw = mann_whitney(&xa, &xb).ok();
             c.n_a = xa.len();
@@ -550,8 +561,12 @@ fn alignment_claim(
     let Some(&hi) = e.last() else {
         return (Vec::new(), None, f64::NAN, f64::NAN, f64::NAN);
     };
-    let o: Vec<f64> = values(results, p, Some(hi), &out_al).into_values().collect();
-    let g: Vec<f64> = values(results, p, Some(hi), &grad_al).into_values().collect();
+    let o: Vec<f64> = values(results, p, Some(hi), &out_al)
+        .into_values()
+        .collect();
+    let g: Vec<f64> = values(results, p, Some(hi), &grad_al)
+        .into_values()
+        .collect();
     if o.is_empty() || g.is_empty() {
         return (Vec::new(), None, hi, f64::NAN, f64::NAN);
     }
@@ -667,7 +682,12 @@ pub fn c12(results: &[RunResult], max_diff: f64, alpha: f64) -> ClaimOutcome {
     let (held, note) = if vs_ln.is_empty() || vs_s.is_empty() || vs_d.is_empty() {
         (
             None,
-            missing(&[c, Preset::ELn, gn(GradNorm::Scale), gn(GradNorm::Decorrelate)]),
+            missing(&[
+                c,
+                Preset::ELn,
+                gn(GradNorm::Scale),
+                gn(GradNorm::Decorrelate),
+            ]),
         )
     } else {
         let same = vs_ln.iter().all(|x| x.same(max_diff, alpha));
@@ -685,7 +705,12 @@ pub fn c12(results: &[RunResult], max_diff: f64, alpha: f64) -> ClaimOutcome {
         "C12",
         "Fig 6a",
         "GN center ≈ E LN+ (n.s.); GN center > GN scale and > GN decorrelate at every ε",
-        &[c, Preset::ELn, gn(GradNorm::Scale), gn(GradNorm::Decorrelate)],
+        &[
+            c,
+            Preset::ELn,
+            gn(GradNorm::Scale),
+            gn(GradNorm::Decorrelate),
+        ],
         ACC,
         d,
         h,

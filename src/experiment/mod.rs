@@ -152,7 +152,10 @@ impl SweepSpec {
             paper_config(c)?;
         }
         if let Some(e) = self.eps.iter().find(|e| !(e.is_finite() && **e >= 0.0)) {
-            return Err(Error::invalid("eps", format!("{e} (must be finite and ≥ 0)")));
+            return Err(Error::invalid(
+                "eps",
+                format!("{e} (must be finite and ≥ 0)"),
+            ));
         }
         let mut out = Vec::new();
         for &preset in &self.presets {
@@ -312,7 +315,8 @@ pub fn result_path(dir: &Path, cell: &Cell) -> PathBuf {
 
 /// `DIR/models/<cell>.safetensors`.
 pub fn model_path(dir: &Path, cell: &Cell) -> PathBuf {
-    dir.join("models").join(format!("{}.safetensors", cell.id()))
+    dir.join("models")
+        .join(format!("{}.safetensors", cell.id()))
 }
 
 /// Reads one result file.
@@ -564,7 +568,12 @@ pub fn run_cell(
     let cfg = spec.train_config(cell)?;
     let out = train_run(&cfg, &data.train, &data.test, progress)?;
     if spec.save_models {
-        save_model(&model_path(dir, cell), &cfg.spec, &out.params, FileDtype::F32)?;
+        save_model(
+            &model_path(dir, cell),
+            &cfg.spec,
+            &out.params,
+            FileDtype::F32,
+        )?;
     }
     write_result(&result_path(dir, cell), &out.result)?;
     Ok(out.result)

@@ -102,7 +102,9 @@ fn scatter(path: &Path, title: &str, xl: &str, yl: &str, groups: &[(f64, Vec<(f6
     let root = SVGBackend::new(path, (640, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let (lo, hi) = range(
-        groups.iter().flat_map(|g| g.1.iter().flat_map(|p| [p.0, p.1])),
+        groups
+            .iter()
+            .flat_map(|g| g.1.iter().flat_map(|p| [p.0, p.1])),
         0.05,
     );
     let mut chart = ChartBuilder::on(&root)
@@ -111,11 +113,7 @@ fn scatter(path: &Path, title: &str, xl: &str, yl: &str, groups: &[(f64, Vec<(f6
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(lo..hi, lo..hi)?;
-    chart
-        .configure_mesh()
-        .x_desc(xl)
-        .y_desc(yl)
-        .draw()?;
+    chart.configure_mesh().x_desc(xl).y_desc(yl).draw()?;
     chart.draw_series(LineSeries::new(vec![(lo, lo), (hi, hi)], BLACK.mix(0.5)))?;
     for (i, (e, pts)) in groups.iter().enumerate() {
         let c = color(i);
@@ -186,7 +184,10 @@ fn boxplot(
                 PathElement::new(vec![(x + 0.35, mx), (x + 0.65, mx)], c),
                 PathElement::new(vec![(x + 0.35, mn), (x + 0.65, mn)], c),
             ])?;
-            chart.draw_series(s.iter().map(|&y| Circle::new((x + 0.5, y), 2, c.mix(0.6).filled())))?;
+            chart.draw_series(
+                s.iter()
+                    .map(|&y| Circle::new((x + 0.5, y), 2, c.mix(0.6).filled())),
+            )?;
         }
         chart.draw_series([Text::new(
             format!("{label} (n={})", s.len()),
@@ -199,7 +200,13 @@ fn boxplot(
 }
 
 /// Overlaid histograms on `[lo, hi]` with `bins` bins.
-fn histograms(path: &Path, title: &str, xl: &str, series: &[(String, Vec<f64>)], bins: usize) -> Res {
+fn histograms(
+    path: &Path,
+    title: &str,
+    xl: &str,
+    series: &[(String, Vec<f64>)],
+    bins: usize,
+) -> Res {
     let root = SVGBackend::new(path, (640, 420)).into_drawing_area();
     root.fill(&WHITE)?;
     let (lo, hi) = range(series.iter().flat_map(|s| s.1.iter().copied()), 0.02);
@@ -255,8 +262,11 @@ pub fn fig1b(ds: &Dataset, path: &Path) -> Res {
     shifted_batch(ds, &idx, 0.75, &mut rng, &mut x1, &mut y);
     let px = 3i32;
     let cell = side as i32 * px + 4;
-    let root = SVGBackend::new(path, ((n as i32 * cell + 110) as u32, (2 * cell + 40) as u32))
-        .into_drawing_area();
+    let root = SVGBackend::new(
+        path,
+        ((n as i32 * cell + 110) as u32, (2 * cell + 40) as u32),
+    )
+    .into_drawing_area();
     root.fill(&WHITE)?;
     root.draw(&Text::new(
         "Fig 1b: first training images, ε = 0 (top) and ε = 0.75 (bottom)",
@@ -265,14 +275,21 @@ pub fn fig1b(ds: &Dataset, path: &Path) -> Res {
     ))?;
     for (row, (x, label)) in [(&x0, "ε = 0"), (&x1, "ε = 0.75")].into_iter().enumerate() {
         let oy = 28 + row as i32 * cell;
-        root.draw(&Text::new(label, (4, oy + cell / 2), ("sans-serif", 13).into_font()))?;
+        root.draw(&Text::new(
+            label,
+            (4, oy + cell / 2),
+            ("sans-serif", 13).into_font(),
+        ))?;
         for i in 0..n {
             let ox = 100 + i as i32 * cell;
             for p in 0..ds.dim {
                 let v = (x[i * ds.dim + p].clamp(0.0, 1.0) * 255.0) as u8;
                 let (r, c) = ((p / side) as i32, (p % side) as i32);
                 root.draw(&Rectangle::new(
-                    [(ox + c * px, oy + r * px), (ox + c * px + px, oy + r * px + px)],
+                    [
+                        (ox + c * px, oy + r * px),
+                        (ox + c * px + px, oy + r * px + px),
+                    ],
                     RGBColor(v, v, v).filled(),
                 ))?;
             }
@@ -312,7 +329,12 @@ fn short(p: Preset) -> String {
     }
 }
 
-fn metric(results: &[RunResult], p: Preset, max_eps_only: bool, f: fn(&RunResult) -> f64) -> Vec<f64> {
+fn metric(
+    results: &[RunResult],
+    p: Preset,
+    max_eps_only: bool,
+    f: fn(&RunResult) -> f64,
+) -> Vec<f64> {
     let hi = eps_levels(results, p).last().copied();
     by(results, p)
         .iter()
@@ -324,18 +346,42 @@ fn metric(results: &[RunResult], p: Preset, max_eps_only: bool, f: fn(&RunResult
 
 /// Writes every figure the results allow into `out` (and Fig 1b when `images` is given); returns one note
 /// per figure.
-pub fn write_figures(results: &[RunResult], images: Option<&Dataset>, out: &Path) -> Result<Vec<FigureNote>> {
+pub fn write_figures(
+    results: &[RunResult],
+    images: Option<&Dataset>,
+    out: &Path,
+) -> Result<Vec<FigureNote>> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut notes = Vec::new();
-    let mut emit = |id: &'static str, title: &str, file: &str, present: bool, why: String, draw: &dyn Fn(&Path) -> Res| {
+    let mut emit = |id: &'static str,
+                    title: &str,
+                    file: &str,
+                    present: bool,
+                    why: String,
+                    draw: &dyn Fn(&Path) -> Res| {
         if !present {
-            notes.push(FigureNote { id, title: title.into(), file: None, note: format!("skipped: {why}") });
+            notes.push(FigureNote {
+                id,
+                title: title.into(),
+                file: None,
+                note: format!("skipped: {why}"),
+            });
             return;
         }
         let p = out.join(file);
         match draw(&p) {
-            Ok(()) => notes.push(FigureNote { id, title: title.into(), file: Some(file.into()), note: why }),
-            Err(e) => notes.push(FigureNote { id, title: title.into(), file: None, note: format!("failed: {e}") }),
+            Ok(()) => notes.push(FigureNote {
+                id,
+                title: title.into(),
+                file: Some(file.into()),
+                note: why,
+            }),
+            Err(e) => notes.push(FigureNote {
+                id,
+                title: title.into(),
+                file: None,
+                note: format!("failed: {e}"),
+            }),
         }
     };
     let has = |p: Preset| results.iter().any(|r| r.config.spec.preset == p);
@@ -352,21 +398,72 @@ pub fn write_figures(results: &[RunResult], images: Option<&Dataset>, out: &Path
 
     let t = "Fig 1b: example images, ε = 0 vs ε = 0.75";
     match images {
-        Some(ds) => emit("Fig 1b", t, "fig1b_examples.svg", true, "first 16 training images".into(), &|p| fig1b(ds, p)),
-        None => emit("Fig 1b", t, "", false, "no image data given".into(), &|_| Ok(())),
+        Some(ds) => emit(
+            "Fig 1b",
+            t,
+            "fig1b_examples.svg",
+            true,
+            "first 16 training images".into(),
+            &|p| fig1b(ds, p),
+        ),
+        None => emit(
+            "Fig 1b",
+            t,
+            "",
+            false,
+            "no image data given".into(),
+            &|_| Ok(()),
+        ),
     }
 
     for (id, file, xp, yp, title) in [
-        ("Fig 2a", "fig2a_eiln_vs_ei.svg", Preset::EiLn, Preset::Ei, "Fig 2a: EI LN+ vs EI LN−"),
-        ("Fig 4a", "fig4a_eln_vs_inorm.svg", Preset::ELn, Preset::INorm, "Fig 4a: E LN+ vs I-Norm"),
-        ("Fig 5c", "fig5c_eln_vs_gnfull.svg", Preset::ELn, Preset::INormGn(GradNorm::Full), "Fig 5c: E LN+ vs I-Norm + GN full"),
+        (
+            "Fig 2a",
+            "fig2a_eiln_vs_ei.svg",
+            Preset::EiLn,
+            Preset::Ei,
+            "Fig 2a: EI LN+ vs EI LN−",
+        ),
+        (
+            "Fig 4a",
+            "fig4a_eln_vs_inorm.svg",
+            Preset::ELn,
+            Preset::INorm,
+            "Fig 4a: E LN+ vs I-Norm",
+        ),
+        (
+            "Fig 5c",
+            "fig5c_eln_vs_gnfull.svg",
+            Preset::ELn,
+            Preset::INormGn(GradNorm::Full),
+            "Fig 5c: E LN+ vs I-Norm + GN full",
+        ),
     ] {
         let (ok, why) = need(&[xp, yp]);
-        let g = if ok { pairs(results, xp, yp) } else { Vec::new() };
+        let g = if ok {
+            pairs(results, xp, yp)
+        } else {
+            Vec::new()
+        };
         let ok = ok && !g.is_empty();
-        let why = if ok { format!("{} paired runs; points below the diagonal: y < x", g.iter().map(|x| x.1.len()).sum::<usize>()) } else if why.is_empty() { "no paired runs".into() } else { why };
+        let why = if ok {
+            format!(
+                "{} paired runs; points below the diagonal: y < x",
+                g.iter().map(|x| x.1.len()).sum::<usize>()
+            )
+        } else if why.is_empty() {
+            "no paired runs".into()
+        } else {
+            why
+        };
         emit(id, title, file, ok, why, &|p| {
-            scatter(p, title, &format!("{} test accuracy (%)", xp.label()), &format!("{} test accuracy (%)", yp.label()), &g)
+            scatter(
+                p,
+                title,
+                &format!("{} test accuracy (%)", xp.label()),
+                &format!("{} test accuracy (%)", yp.label()),
+                &g,
+            )
         });
     }
 
@@ -375,11 +472,25 @@ pub fn write_figures(results: &[RunResult], images: Option<&Dataset>, out: &Path
         let title = "Fig 2b: EI LN+ vs E LN+ (all ε pooled)";
         let g: Vec<(String, Vec<f64>)> = [Preset::EiLn, Preset::ELn]
             .iter()
-            .map(|&p| (p.label(), metric(results, p, false, |r| r.final_metrics.test_acc)))
+            .map(|&p| {
+                (
+                    p.label(),
+                    metric(results, p, false, |r| r.final_metrics.test_acc),
+                )
+            })
             .collect();
-        emit("Fig 2b", title, "fig2b_eiln_vs_eln.svg", ok, if ok { "final test accuracy, all runs".into() } else { why }, &|p| {
-            boxplot(p, title, "test accuracy (%)", &g, None)
-        });
+        emit(
+            "Fig 2b",
+            title,
+            "fig2b_eiln_vs_eln.svg",
+            ok,
+            if ok {
+                "final test accuracy, all runs".into()
+            } else {
+                why
+            },
+            &|p| boxplot(p, title, "test accuracy (%)", &g, None),
+        );
     }
 
     {
@@ -389,52 +500,128 @@ pub fn write_figures(results: &[RunResult], images: Option<&Dataset>, out: &Path
         let title = "Fig 3b: hidden activity moments (test set, mean of fc0/fc1)";
         let mut g = Vec::new();
         for &p in &present {
-            g.push((format!("{} μ̄", short(p)), metric(results, p, false, |r| r.final_metrics.mean)));
+            g.push((
+                format!("{} μ̄", short(p)),
+                metric(results, p, false, |r| r.final_metrics.mean),
+            ));
         }
         for &p in &present {
-            g.push((format!("{} v̄", short(p)), metric(results, p, false, |r| r.final_metrics.var)));
+            g.push((
+                format!("{} v̄", short(p)),
+                metric(results, p, false, |r| r.final_metrics.var),
+            ));
         }
-        let why = if ok { format!("targets μ̄ = 0, v̄ = 1; conditions: {}", present.iter().map(|p| p.label()).collect::<Vec<_>>().join(", ")) } else { "no runs of EI LN− or I-Norm".into() };
-        emit("Fig 3b", title, "fig3b_moments.svg", ok, why, &|p| boxplot(p, title, "moment", &g, None));
-    }
-
-    for (id, file, preset, title) in [
-        ("Fig 4b", "fig4b_alignment_inorm.svg", Preset::INorm, "Fig 4b: I-Norm (no GN) alignment, largest ε"),
-        ("Fig 5b", "fig5b_alignment_gnfull.svg", Preset::INormGn(GradNorm::Full), "Fig 5b: I-Norm + GN full alignment, largest ε"),
-    ] {
-        let o = metric(results, preset, true, |r| r.final_metrics.output_alignment);
-        let gr = metric(results, preset, true, |r| r.final_metrics.gradient_alignment);
-        let ok = !o.is_empty() && !gr.is_empty();
-        let s = vec![("output alignment".to_string(), o), ("gradient alignment".to_string(), gr)];
-        emit(id, title, file, ok, if ok { "last-step values, mean of fc0/fc1".into() } else { format!("no {} runs with diagnostics", preset.label()) }, &|p| {
-            histograms(p, title, "cosine", &s, 30)
+        let why = if ok {
+            format!(
+                "targets μ̄ = 0, v̄ = 1; conditions: {}",
+                present
+                    .iter()
+                    .map(|p| p.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            "no runs of EI LN− or I-Norm".into()
+        };
+        emit("Fig 3b", title, "fig3b_moments.svg", ok, why, &|p| {
+            boxplot(p, title, "moment", &g, None)
         });
     }
 
+    for (id, file, preset, title) in [
+        (
+            "Fig 4b",
+            "fig4b_alignment_inorm.svg",
+            Preset::INorm,
+            "Fig 4b: I-Norm (no GN) alignment, largest ε",
+        ),
+        (
+            "Fig 5b",
+            "fig5b_alignment_gnfull.svg",
+            Preset::INormGn(GradNorm::Full),
+            "Fig 5b: I-Norm + GN full alignment, largest ε",
+        ),
+    ] {
+        let o = metric(results, preset, true, |r| r.final_metrics.output_alignment);
+        let gr = metric(results, preset, true, |r| {
+            r.final_metrics.gradient_alignment
+        });
+        let ok = !o.is_empty() && !gr.is_empty();
+        let s = vec![
+            ("output alignment".to_string(), o),
+            ("gradient alignment".to_string(), gr),
+        ];
+        emit(
+            id,
+            title,
+            file,
+            ok,
+            if ok {
+                "last-step values, mean of fc0/fc1".into()
+            } else {
+                format!("no {} runs with diagnostics", preset.label())
+            },
+            &|p| histograms(p, title, "cosine", &s, 30),
+        );
+    }
+
     {
-        let ps = [GradNorm::Scale, GradNorm::Decorrelate, GradNorm::Center, GradNorm::Full].map(Preset::INormGn);
+        let ps = [
+            GradNorm::Scale,
+            GradNorm::Decorrelate,
+            GradNorm::Center,
+            GradNorm::Full,
+        ]
+        .map(Preset::INormGn);
         let mut with: Vec<Preset> = ps.iter().copied().filter(|p| has(*p)).collect();
         let ok = !with.is_empty() && has(Preset::ELn);
         with.push(Preset::ELn);
         let g = acc_groups_per_eps(results, &with);
-        let lnmed = crate::stats::median(&metric(results, Preset::ELn, false, |r| r.final_metrics.test_acc));
+        let lnmed = crate::stats::median(&metric(results, Preset::ELn, false, |r| {
+            r.final_metrics.test_acc
+        }));
         let title = "Fig 6a: GradNorm variants vs E LN+ (dotted: E LN+ median, all ε)";
-        emit("Fig 6a", title, "fig6a_gn_variants.svg", ok, if ok { "final test accuracy per ε".into() } else { "needs E LN+ and at least one GN variant".into() }, &|p| {
-            boxplot(p, title, "test accuracy (%)", &g, Some(lnmed))
-        });
+        emit(
+            "Fig 6a",
+            title,
+            "fig6a_gn_variants.svg",
+            ok,
+            if ok {
+                "final test accuracy per ε".into()
+            } else {
+                "needs E LN+ and at least one GN variant".into()
+            },
+            &|p| boxplot(p, title, "test accuracy (%)", &g, Some(lnmed)),
+        );
     }
 
     {
         let s: Vec<(String, Vec<f64>)> = [GradNorm::Scale, GradNorm::Decorrelate, GradNorm::Center]
             .into_iter()
-            .map(|g| (format!("GN {}", g.name()), metric(results, Preset::INormGn(g), false, |r| r.final_metrics.gradient_alignment)))
+            .map(|g| {
+                (
+                    format!("GN {}", g.name()),
+                    metric(results, Preset::INormGn(g), false, |r| {
+                        r.final_metrics.gradient_alignment
+                    }),
+                )
+            })
             .filter(|(_, v)| !v.is_empty())
             .collect();
         let ok = !s.is_empty();
         let title = "Fig 6b: gradient alignment of GN scale / decorrelate / center (all ε)";
-        emit("Fig 6b", title, "fig6b_gradient_alignment.svg", ok, if ok { "last-step values".into() } else { "no GN scale/decorrelate/center runs".into() }, &|p| {
-            histograms(p, title, "gradient alignment", &s, 30)
-        });
+        emit(
+            "Fig 6b",
+            title,
+            "fig6b_gradient_alignment.svg",
+            ok,
+            if ok {
+                "last-step values".into()
+            } else {
+                "no GN scale/decorrelate/center runs".into()
+            },
+            &|p| histograms(p, title, "gradient alignment", &s, 30),
+        );
     }
 
     {
@@ -444,9 +631,18 @@ pub fn write_figures(results: &[RunResult], images: Option<&Dataset>, out: &Path
         with.push(Preset::ELn);
         let g = acc_groups_per_eps(results, &with);
         let title = "Fig 7b: GN lateral, center, full vs E LN+";
-        emit("Fig 7b", title, "fig7b_lateral.svg", ok, if ok { "final test accuracy per ε".into() } else { "needs GN lateral and E LN+ runs".into() }, &|p| {
-            boxplot(p, title, "test accuracy (%)", &g, None)
-        });
+        emit(
+            "Fig 7b",
+            title,
+            "fig7b_lateral.svg",
+            ok,
+            if ok {
+                "final test accuracy per ε".into()
+            } else {
+                "needs GN lateral and E LN+ runs".into()
+            },
+            &|p| boxplot(p, title, "test accuracy (%)", &g, None),
+        );
     }
     Ok(notes)
 }

@@ -196,7 +196,11 @@ pub fn write_report(
     for g in &figs {
         match &g.file {
             Some(file) => {
-                let _ = writeln!(s, "- **{}** — {}: [{file}]({file}) ({})", g.id, g.title, g.note);
+                let _ = writeln!(
+                    s,
+                    "- **{}** — {}: [{file}]({file}) ({})",
+                    g.id, g.title, g.note
+                );
             }
             None => {
                 let _ = writeln!(s, "- **{}** — {}: {}", g.id, g.title, g.note);
