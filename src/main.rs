@@ -391,7 +391,7 @@ fn default_fetch_dir() -> PathBuf {
 /// downloads it when nothing is found and --offline is not given.
 fn get_data(a: &DataArgs) -> Result<FashionMnist> {
     match data::locate(a.data_dir.as_deref()) {
-        Ok(d) => return data::load(&d),
+        Ok(d) => data::load(&d),
         Err(e) => {
             let explicit = a.data_dir.is_some()
                 || std::env::var_os(data::ENV_VAR).is_some_and(|v| !v.is_empty());

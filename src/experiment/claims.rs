@@ -242,10 +242,12 @@ impl Comparison {
     }
     /// No significant difference and |effect| ≤ `max_diff`.
     pub fn same(&self, max_diff: f64, alpha: f64) -> bool {
-        !(self.p() < alpha) && self.effect.abs() <= max_diff
+        let significant = self.p() < alpha;
+        !significant && self.effect.abs() <= max_diff
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn outcome(
     id: &'static str,
     figure: &'static str,
@@ -759,7 +761,10 @@ pub fn c14(results: &[RunResult], min_fraction: f64) -> ClaimOutcome {
         .collect();
     let at_chance = rs
         .iter()
-        .filter(|r| !(r.final_metrics.test_acc > CHANCE_ACC + 1.0))
+        .filter(|r| {
+            let above = r.final_metrics.test_acc > CHANCE_ACC + 1.0;
+            !above
+        })
         .count();
     let frac = if rs.is_empty() {
         f64::NAN

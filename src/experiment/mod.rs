@@ -579,9 +579,12 @@ pub fn run_cell(
     Ok(out.result)
 }
 
+/// Files that are not readable results, with the reason.
+pub type Unreadable = Vec<(PathBuf, String)>;
+
 /// Every result under `DIR/runs` (recursively, so shard folders copied in as sub-folders count too),
 /// with the file it came from. Unreadable files are returned separately.
-pub fn load_results(dir: &Path) -> Result<(Vec<(PathBuf, RunResult)>, Vec<(PathBuf, String)>)> {
+pub fn load_results(dir: &Path) -> Result<(Vec<(PathBuf, RunResult)>, Unreadable)> {
     let root = runs_dir(dir);
     if !root.is_dir() {
         return Err(Error::invalid(

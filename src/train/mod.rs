@@ -373,6 +373,9 @@ fn mean(xs: &[f64]) -> f64 {
     }
 }
 
+/// Accuracy (%), mean loss and per-layer (μ̄, v̄) of an evaluation pass.
+pub type SetEval = (f64, f64, Vec<(f64, f64)>);
+
 /// Accuracy (%), mean loss and per-layer (μ̄, v̄) of `trainer` on the first `n` samples of `ds` with fresh
 /// offsets from `shift_rng(seed, train_set, epoch)` (training-set passes and test passes draw from different
 /// sub-streams: the training-set pass uses epoch `1_000_000 + epoch`, so it never repeats training offsets).
@@ -383,7 +386,7 @@ pub fn evaluate_set(
     eps: f64,
     seed: u64,
     sub: u64,
-) -> Result<(f64, f64, Vec<(f64, f64)>)> {
+) -> Result<SetEval> {
     let mut rng = shift_rng(seed, false, sub);
     let (mut x, mut y) = (Vec::new(), Vec::new());
     let mut correct = 0usize;
@@ -539,10 +542,14 @@ pub fn train_run(
         RunStatus::Ok
     };
     let complete: Vec<&EpochRecord> = history.iter().filter(|r| r.test_acc.is_finite()).collect();
-    let (best_epoch, best_test_acc) = complete
-        .iter()
-        .map(|r| (r.epoch, r.test_acc))
-        .fold((0, f64::NAN), |b, c| if !(b.1 >= c.1) { c } else { b });
+    let (best_epoch, best_test_acc) =
+        complete
+            .iter()
+            .map(|r| (r.epoch, r.test_acc))
+            .fold(
+                (0, f64::NAN),
+                |b, c| if b.1.is_nan() || c.1 > b.1 { c } else { b },
+            );
     let last = complete.last();
     let pick = |f: &dyn Fn(&EpochRecord) -> f64| last.map(|r| f(r)).unwrap_or(f64::NAN);
     let final_metrics = FinalMetrics {
