@@ -141,14 +141,14 @@ fn boxplot(
     reference: Option<f64>,
 ) -> Res {
     let w = (120 + 70 * groups.len()).max(480) as u32;
-    let root = SVGBackend::new(path, (w, 480)).into_drawing_area();
+    let root = SVGBackend::new(path, (w, 600)).into_drawing_area();
     root.fill(&WHITE)?;
     let (lo, hi) = range(groups.iter().flat_map(|g| g.1.iter().copied()), 0.08);
     let n = groups.len() as f64;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 18))
         .margin(12)
-        .x_label_area_size(70)
+        .x_label_area_size(180)
         .y_label_area_size(55)
         .build_cartesian_2d(0.0..n, lo..hi)?;
     chart
@@ -189,10 +189,13 @@ fn boxplot(
                     .map(|&y| Circle::new((x + 0.5, y), 2, c.mix(0.6).filled())),
             )?;
         }
+        // Group labels run downwards (rotated 90°) from just below the axis, so long names never overlap.
         chart.draw_series([Text::new(
             format!("{label} (n={})", s.len()),
-            (x + 0.1, lo - 0.04 * (hi - lo)),
-            ("sans-serif", 11).into_font(),
+            (x + 0.42, lo - 0.01 * (hi - lo)),
+            ("sans-serif", 12)
+                .into_font()
+                .transform(FontTransform::Rotate90),
         )])?;
     }
     root.present()?;
@@ -282,8 +285,23 @@ pub fn fig1b(ds: &Dataset, path: &Path) -> Res {
         ))?;
         for i in 0..n {
             let ox = 100 + i as i32 * cell;
-            for p in 0..ds.dim {
-                let v = (x[i * ds.dim + p].clamp(0.0, 1.0) * 255.0) as u8;
+            let img: Vec<u8> = x[i * ds.dim..(i + 1) * ds.dim]
+                .iter()
+                .map(|v| (v.clamp(0.0, 1.0) * 255.0) as u8)
+                .collect();
+            // Fill with the most common grey (the shifted background), then draw only the other pixels:
+            // keeps the SVG small.
+            let mut hist = [0usize; 256];
+            img.iter().for_each(|&v| hist[v as usize] += 1);
+            let bg = (0..256).max_by_key(|&v| hist[v]).unwrap_or(0) as u8;
+            root.draw(&Rectangle::new(
+                [(ox, oy), (ox + side as i32 * px, oy + side as i32 * px)],
+                RGBColor(bg, bg, bg).filled(),
+            ))?;
+            for (p, &v) in img.iter().enumerate() {
+                if v == bg {
+                    continue;
+                }
                 let (r, c) = ((p / side) as i32, (p % side) as i32);
                 root.draw(&Rectangle::new(
                     [

@@ -53,7 +53,7 @@ pub fn claims_table(claims: &[ClaimOutcome]) -> String {
             "| {} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} |",
             c.id,
             c.figure,
-            c.statement,
+            c.statement.replace('|', "\\|"),
             f(c.effect, 3),
             c.unit,
             c.n.0,
@@ -62,7 +62,7 @@ pub fn claims_table(claims: &[ClaimOutcome]) -> String {
             p(c.p),
             p(c.p_wilcoxon),
             verdict(c.held),
-            c.note.replace('|', "/")
+            c.note.replace('|', "\\|")
         );
     }
     s
