@@ -8,6 +8,7 @@ pub mod backend;
 pub mod check;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod fast;
 pub mod init;
 pub mod interop;
@@ -20,5 +21,6 @@ pub mod stats;
 pub mod testing;
 pub mod theorem;
 pub mod tolerance;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -3,8 +3,12 @@
 
 /// Gradient checkers (finite differences, dot-product test, Taylor rate) on functions with known derivatives.
 mod check;
+/// The `inorm` binary end to end: train, sweep/merge/report, init/grads interop, error messages.
+mod cli;
 /// Fashion-MNIST IDX reader, data discovery, luminance shift and download.
 mod data;
+/// Training loop, sweeps (grid, shards, resume, merge) and the claims harness.
+mod experiment;
 /// The candle fast path against the reference: case table, properties, trajectories, snapshots.
 mod fast;
 /// Safetensors exchange of models, batches and gradient dumps.

@@ -38,6 +38,21 @@ pub fn tune_allocator() {
     }
 }
 
+/// Sets the number of kernel threads candle uses: `RAYON_NUM_THREADS` (matmul threads, rayon's global pool)
+/// and `CANDLE_NUM_THREADS` (elementwise ops; 1 also switches off candle's spin-waiting BarrierPool).
+///
+/// **Must be called before the first candle operation** (first thing in `main`): candle and rayon read
+/// these variables once, when their thread pools start, and ignore later changes. Batch-32 steps are too
+/// small for fork/join (a second thread makes them 30–50 % slower, see `notes/candle-cpu.md`), so the CLI
+/// runs 1 kernel thread per run and gets parallelism from independent runs side by side. `n = 0` is
+/// treated as 1.
+pub fn set_kernel_threads(n: usize) {
+    let n = n.max(1).to_string();
+    // Called from the single-threaded start of the program (see above); edition 2021 keeps set_var safe.
+    std::env::set_var("RAYON_NUM_THREADS", &n);
+    std::env::set_var("CANDLE_NUM_THREADS", &n);
+}
+
 /// `cpu`, `cuda:0`, ... for result files.
 pub fn device_name(device: &Device) -> String {
     match device.location() {

@@ -2,7 +2,7 @@
 //! 50-step trajectories, Gram-matrix alignment, errors and insta snapshots.
 
 mod cases;
-mod common;
+pub(crate) mod common;
 mod props;
 mod snapshots;
 mod trajectory;

@@ -1,0 +1,647 @@
+//! The training loop of SPEC §6 on luminance-shifted data (§7), with the per-epoch metrics of §8: one run
+//! = one network, one ε, one hyperparameter configuration, one seed → one [`RunResult`].
+//!
+//! | SPEC | what | where |
+//! |---|---|---|
+//! | §6.2 | batch-32 SGD steps, no shuffle by default | [`train_run`] |
+//! | §7 | fresh per-image offsets on every pass, same transform on the test set | [`crate::data::shift`] |
+//! | §8.1 | final-epoch test accuracy (best also logged, D10) | [`RunResult::final_metrics`] |
+//! | §8.2 | output / gradient alignment per hidden layer | [`EpochRecord`] |
+//! | §8.3 | activity moments of the hidden pre-ReLU outputs | [`EpochRecord::test_moments`] |
+//!
+//! **Last partial batch.** When the training-set size is not a multiple of the batch size, the last
+//! (smaller) batch is *kept*, as PyTorch's `DataLoader` does by default (`drop_last=False`); the full set
+//! (60,000 = 1875 × 32) has none.
+//!
+//! **Divergence.** A NaN or infinite loss ends the run with [`RunStatus::Diverged`]: the history so far is
+//! kept, the partial epoch is recorded, and the final test accuracy is set to chance (10 %), which is what
+//! an argmax over NaN logits scores and what the paper's collapsed GradNorm-scale runs show. It never panics.
+
+use std::time::Instant;
+
+use crate::backend::{make_trainer, Backend};
+use crate::data::shift::{epoch_order, shift_rng, shifted_batch};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::init::init_params;
+use crate::model::{Batch, Hyper, NetSpec, ParamSet, Trainer, CLASSES, HIDDEN_LAYERS};
+
+/// The paper's minibatch size (SPEC §6.2).
+pub const BATCH: usize = 32;
+/// Minibatch size of evaluation passes (no gradients, so a larger batch only changes speed; the moments are
+/// averaged over all evaluation batches weighted by their size).
+pub const EVAL_BATCH: usize = 1000;
+/// Test accuracy (%) assigned to a diverged run: chance level for 10 classes.
+pub const CHANCE_ACC: f64 = 100.0 / CLASSES as f64;
+
+/// How the per-epoch training-set accuracy and loss are measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainEval {
+    /// A separate evaluation pass over the whole training subset with fresh offsets (SPEC §6.2, faithful).
+    Full,
+    /// The running mean over the epoch's training steps (before each update; free).
+    Running,
+}
+
+/// Everything that defines one run.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// Network (preset, width, λ, label smoothing, options).
+    pub spec: NetSpec,
+    /// Index into the paper's 30 configurations, if the hyperparameters came from one.
+    pub config_index: Option<usize>,
+    /// Learning rates, momentum, weight decay.
+    pub hyper: Hyper,
+    /// Luminance-shift ε (SPEC §7).
+    pub eps: f64,
+    /// Number of epochs (50 in the paper).
+    pub epochs: usize,
+    /// Use the first `train_size` training images (all if `None`).
+    pub train_size: Option<usize>,
+    /// Use the first `test_size` test images (all if `None`).
+    pub test_size: Option<usize>,
+    /// Minibatch size (32 in the paper).
+    pub batch_size: usize,
+    /// Seed of initialization, offsets and shuffles.
+    pub seed: u64,
+    /// Shuffle the training set every epoch (off = faithful, D9).
+    pub shuffle: bool,
+    /// Implementation (written as its name, e.g. `"fast"`).
+    #[serde(with = "backend_name")]
+    pub backend: Backend,
+    /// Compute the alignment diagnostics at every training step.
+    pub diag: bool,
+    /// How the training-set metrics are measured.
+    pub train_eval: TrainEval,
+    /// Where the initial parameters came from (`--model`), for the record; `None` = [`init_params`] from
+    /// `seed`.
+    pub init_model: Option<String>,
+    /// Initial parameters (overrides initialization from the seed); not serialized.
+    #[serde(skip)]
+    pub initial_params: Option<ParamSet>,
+}
+
+impl TrainConfig {
+    /// The faithful defaults (50 epochs, batch 32, full data, no shuffle, fast f32 backend, diagnostics on,
+    /// full training-set evaluation) for `spec` with `hyper` at `eps`.
+    pub fn new(spec: NetSpec, hyper: Hyper, eps: f64) -> TrainConfig {
+        TrainConfig {
+            spec,
+            config_index: None,
+            hyper,
+            eps,
+            epochs: 50,
+            train_size: None,
+            test_size: None,
+            batch_size: BATCH,
+            seed: 0,
+            shuffle: false,
+            backend: Backend::Fast { f64: false },
+            diag: true,
+            train_eval: TrainEval::Full,
+            init_model: None,
+            initial_params: None,
+        }
+    }
+
+    /// Checks the run settings (the network spec is checked when the network is built).
+    pub fn validate(&self) -> Result<()> {
+        if !(self.eps.is_finite() && self.eps >= 0.0) {
+            return Err(Error::invalid(
+                "eps",
+                format!("{} (must be finite and ≥ 0)", self.eps),
+            ));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::invalid("batch-size", "0 (must be ≥ 1)"));
+        }
+        for (what, v) in [
+            ("lr-e", self.hyper.lr_e),
+            ("lr-ie", self.hyper.lr_ie),
+            ("lr-ei", self.hyper.lr_ei),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(Error::invalid(
+                    what,
+                    format!("{v} (must be finite and ≥ 0)"),
+                ));
+            }
+        }
+        if self.train_size == Some(0) || self.test_size == Some(0) {
+            return Err(Error::invalid(
+                "train-size/test-size",
+                "0 (need at least one sample)",
+            ));
+        }
+        self.spec.validate()
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// All epochs ran.
+    Ok,
+    /// A NaN or infinite loss stopped it.
+    Diverged,
+}
+
+/// Serde for f64 fields that may be NaN or infinite: written as `null` (JSON has no NaN), read back as NaN.
+pub mod nullable {
+    use serde::{Deserialize, Deserializer, Serializer};
+    /// Writes a finite value as a number, anything else as `null`.
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+    /// Reads a number, or `null` as NaN.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+/// Serde of a [`Backend`] as its name (`fast`, `fast-f64`, `reference`, ...).
+pub mod backend_name {
+    use crate::backend::Backend;
+    use serde::{Deserialize, Deserializer, Serializer};
+    /// Writes the name.
+    pub fn serialize<S: Serializer>(b: &Backend, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(b.name())
+    }
+    /// Parses the name.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Backend, D::Error> {
+        let s = String::deserialize(d)?;
+        Backend::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`nullable`] for `Vec<f64>`.
+pub mod nullable_vec {
+    use serde::{Deserialize, Deserializer, Serializer};
+    /// Writes each value as a number or `null`.
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|x| x.is_finite().then_some(*x)))
+    }
+    /// Reads numbers, `null` as NaN.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect())
+    }
+}
+
+/// The metrics of one epoch (possibly partial, when the run diverged inside it).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Training steps taken in this epoch.
+    pub steps: usize,
+    /// Training-set accuracy (%) ([`TrainEval`] says how it was measured).
+    #[serde(with = "nullable")]
+    pub train_acc: f64,
+    /// Training-set mean loss.
+    #[serde(with = "nullable")]
+    pub train_loss: f64,
+    /// Test accuracy (%) with fresh offsets at the same ε.
+    #[serde(with = "nullable")]
+    pub test_acc: f64,
+    /// Test mean loss.
+    #[serde(with = "nullable")]
+    pub test_loss: f64,
+    /// Mean over the epoch's steps of the summed I-Norm local loss (0 for other presets).
+    #[serde(with = "nullable")]
+    pub local_loss: f64,
+    /// Per hidden layer: output alignment averaged over the epoch's steps (empty without diagnostics).
+    #[serde(with = "nullable_vec")]
+    pub output_alignment: Vec<f64>,
+    /// Per hidden layer: gradient alignment averaged over the epoch's steps.
+    #[serde(with = "nullable_vec")]
+    pub gradient_alignment: Vec<f64>,
+    /// Per hidden layer: output alignment of the epoch's last step (what the figures use, SPEC §8.2).
+    #[serde(with = "nullable_vec")]
+    pub last_output_alignment: Vec<f64>,
+    /// Per hidden layer: gradient alignment of the epoch's last step.
+    #[serde(with = "nullable_vec")]
+    pub last_gradient_alignment: Vec<f64>,
+    /// Per hidden layer: test-set activity mean μ̄ (SPEC §8.3), averaged over evaluation batches.
+    #[serde(with = "nullable_vec")]
+    pub test_mean: Vec<f64>,
+    /// Per hidden layer: test-set activity variance v̄.
+    #[serde(with = "nullable_vec")]
+    pub test_var: Vec<f64>,
+    /// Wall seconds of the epoch (training and evaluation).
+    pub seconds: f64,
+}
+
+impl EpochRecord {
+    /// Per-layer test moments as (μ̄, v̄) pairs.
+    pub fn test_moments(&self) -> Vec<(f64, f64)> {
+        self.test_mean
+            .iter()
+            .zip(&self.test_var)
+            .map(|(&m, &v)| (m, v))
+            .collect()
+    }
+}
+
+/// Final values of a run, each averaged over the two hidden layers where it is per layer (SPEC §8).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FinalMetrics {
+    /// Final-epoch test accuracy (%) — the figures' metric; [`CHANCE_ACC`] for a diverged run.
+    #[serde(with = "nullable")]
+    pub test_acc: f64,
+    /// Final-epoch test loss.
+    #[serde(with = "nullable")]
+    pub test_loss: f64,
+    /// Final-epoch training accuracy (%).
+    #[serde(with = "nullable")]
+    pub train_acc: f64,
+    /// Final-epoch training loss.
+    #[serde(with = "nullable")]
+    pub train_loss: f64,
+    /// Output alignment of the last training step, mean over fc0, fc1.
+    #[serde(with = "nullable")]
+    pub output_alignment: f64,
+    /// Gradient alignment of the last training step, mean over fc0, fc1.
+    #[serde(with = "nullable")]
+    pub gradient_alignment: f64,
+    /// Test-set μ̄ after the last epoch, mean over fc0, fc1.
+    #[serde(with = "nullable")]
+    pub mean: f64,
+    /// Test-set v̄ after the last epoch, mean over fc0, fc1.
+    #[serde(with = "nullable")]
+    pub var: f64,
+    /// Best test accuracy over epochs (logged only, D10).
+    #[serde(with = "nullable")]
+    pub best_test_acc: f64,
+    /// Epoch of the best test accuracy (0 if none).
+    pub best_epoch: usize,
+}
+
+/// Where and why a run diverged.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Divergence {
+    /// Epoch (from 1).
+    pub epoch: usize,
+    /// Step within the epoch (from 0).
+    pub step: usize,
+    /// The error's message.
+    pub reason: String,
+}
+
+/// The record of one run: written as JSON, one file per run.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RunResult {
+    /// inorm's crate version.
+    pub version: String,
+    /// The run's settings (with the seed, the config index and the backend).
+    pub config: TrainConfig,
+    /// Backend name (`fast`, `reference`, ...).
+    pub backend: String,
+    /// `f32` or `f64`.
+    pub dtype: String,
+    /// `cpu`, `cuda:0`, ...
+    pub device: String,
+    /// Ok or diverged.
+    pub status: RunStatus,
+    /// Set when diverged.
+    pub divergence: Option<Divergence>,
+    /// Per-epoch history (the last entry is partial for a diverged run).
+    pub history: Vec<EpochRecord>,
+    /// Final values.
+    pub final_metrics: FinalMetrics,
+    /// Wall seconds of the whole run (initialization, training, evaluation).
+    pub wall_s: f64,
+    /// Seconds spent in training steps only.
+    pub train_s: f64,
+    /// Training samples per second (training steps only).
+    pub samples_per_s: f64,
+    /// Unix time (s) when the run started.
+    pub started_unix: u64,
+}
+
+impl RunResult {
+    /// Final-epoch test accuracy (%).
+    pub fn test_acc(&self) -> f64 {
+        self.final_metrics.test_acc
+    }
+}
+
+/// Progress events passed to the callback of [`train_run`].
+#[derive(Clone, Copy, Debug)]
+pub enum Progress {
+    /// A training step finished.
+    Step {
+        /// Epoch (from 1).
+        epoch: usize,
+        /// Steps done in this epoch.
+        step: usize,
+        /// Steps per epoch.
+        steps_per_epoch: usize,
+        /// The step's loss.
+        loss: f64,
+    },
+    /// An epoch's evaluation finished.
+    Epoch {
+        /// Epoch (from 1).
+        epoch: usize,
+        /// Test accuracy (%).
+        test_acc: f64,
+    },
+}
+
+/// What [`train_run`] returns: the record and the final parameters (for `--save-model`).
+pub struct RunOutput {
+    /// The record.
+    pub result: RunResult,
+    /// Parameters after the last step (before the diverging step for a diverged run).
+    pub params: ParamSet,
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        f64::NAN
+    } else {
+        xs.iter().sum::<f64>() / xs.len() as f64
+    }
+}
+
+/// Accuracy (%), mean loss and per-layer (μ̄, v̄) of an evaluation pass.
+pub type SetEval = (f64, f64, Vec<(f64, f64)>);
+
+/// Accuracy (%), mean loss and per-layer (μ̄, v̄) of `trainer` on the first `n` samples of `ds` with fresh
+/// offsets from `shift_rng(seed, train_set, epoch)` (training-set passes and test passes draw from different
+/// sub-streams: the training-set pass uses epoch `1_000_000 + epoch`, so it never repeats training offsets).
+pub fn evaluate_set(
+    trainer: &mut dyn Trainer,
+    ds: &Dataset,
+    n: usize,
+    eps: f64,
+    seed: u64,
+    sub: u64,
+) -> Result<SetEval> {
+    let mut rng = shift_rng(seed, false, sub);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let mut correct = 0usize;
+    let mut loss = 0.0;
+    let mut mom = vec![(0.0, 0.0); HIDDEN_LAYERS];
+    let idx: Vec<usize> = (0..n).collect();
+    for chunk in idx.chunks(EVAL_BATCH) {
+        shifted_batch(ds, chunk, eps, &mut rng, &mut x, &mut y);
+        let r = trainer.evaluate(Batch { x: &x, y: &y })?;
+        correct += r.correct;
+        loss += r.loss_sum;
+        let w = chunk.len() as f64 / n as f64;
+        for (acc, m) in mom.iter_mut().zip(&r.moments) {
+            acc.0 += w * m.0;
+            acc.1 += w * m.1;
+        }
+    }
+    Ok((100.0 * correct as f64 / n as f64, loss / n as f64, mom))
+}
+
+/// Runs one training run (SPEC §6) of `cfg` on `train` / `test`, calling `progress` after every step and
+/// every epoch. Errors only for invalid settings or data; a NaN loss gives a result with status
+/// [`RunStatus::Diverged`].
+pub fn train_run(
+    cfg: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunOutput> {
+    cfg.validate()?;
+    let t0 = Instant::now();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for (what, ds) in [("training set", train), ("test set", test)] {
+        if ds.dim != cfg.spec.input {
+            return Err(Error::ShapeMismatch {
+                op: what.into(),
+                expected: format!("{} pixels per image (network input)", cfg.spec.input),
+                got: format!("{}", ds.dim),
+            });
+        }
+        if ds.is_empty() {
+            return Err(Error::invalid(what, "is empty"));
+        }
+    }
+    let n_train = cfg.train_size.unwrap_or(train.len()).min(train.len());
+    let n_test = cfg.test_size.unwrap_or(test.len()).min(test.len());
+    let params = match &cfg.initial_params {
+        Some(p) => p.clone(),
+        None => init_params(&cfg.spec, cfg.seed)?,
+    };
+    let mut trainer = make_trainer(cfg.backend, cfg.spec.clone(), &params)?;
+    let info = trainer.backend();
+    let steps_per_epoch = n_train.div_ceil(cfg.batch_size);
+
+    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut divergence = None;
+    let mut train_s = 0.0;
+    let mut samples = 0usize;
+    let mut last_diag: Vec<(f64, f64)> = Vec::new();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+
+    'epochs: for epoch in 1..=cfg.epochs {
+        let te = Instant::now();
+        let order = epoch_order(n_train, cfg.shuffle, cfg.seed, epoch as u64);
+        let mut rng = shift_rng(cfg.seed, true, epoch as u64);
+        let (mut loss_sum, mut local_sum, mut correct, mut seen) = (0.0, 0.0, 0usize, 0usize);
+        let mut oa = vec![Vec::new(); HIDDEN_LAYERS];
+        let mut ga = vec![Vec::new(); HIDDEN_LAYERS];
+        let mut steps = 0;
+        for (s, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            shifted_batch(train, chunk, cfg.eps, &mut rng, &mut x, &mut y);
+            let ts = Instant::now();
+            let r = trainer.train_step(Batch { x: &x, y: &y }, &cfg.hyper, cfg.diag);
+            train_s += ts.elapsed().as_secs_f64();
+            match r {
+                Ok(r) => {
+                    steps += 1;
+                    samples += chunk.len();
+                    seen += chunk.len();
+                    loss_sum += r.loss * chunk.len() as f64;
+                    local_sum += r.local_loss;
+                    correct += r.correct;
+                    if !r.diag.is_empty() {
+                        last_diag.clear();
+                        for (l, d) in r.diag.iter().enumerate().take(HIDDEN_LAYERS) {
+                            oa[l].push(d.output_alignment);
+                            ga[l].push(d.gradient_alignment);
+                            last_diag.push((d.output_alignment, d.gradient_alignment));
+                        }
+                    }
+                    progress(Progress::Step {
+                        epoch,
+                        step: s + 1,
+                        steps_per_epoch,
+                        loss: r.loss,
+                    });
+                }
+                Err(Error::Diverged(reason)) => {
+                    divergence = Some(Divergence {
+                        epoch,
+                        step: s,
+                        reason,
+                    });
+                    history.push(epoch_record(
+                        epoch, steps, &oa, &ga, seen, correct, loss_sum, local_sum, te,
+                    ));
+                    break 'epochs;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut rec = epoch_record(
+            epoch, steps, &oa, &ga, seen, correct, loss_sum, local_sum, te,
+        );
+        let (acc, loss, mom) = evaluate_set(
+            trainer.as_mut(),
+            test,
+            n_test,
+            cfg.eps,
+            cfg.seed,
+            epoch as u64,
+        )?;
+        rec.test_acc = acc;
+        rec.test_loss = loss;
+        rec.test_mean = mom.iter().map(|m| m.0).collect();
+        rec.test_var = mom.iter().map(|m| m.1).collect();
+        if cfg.train_eval == TrainEval::Full {
+            let (acc, loss, _) = evaluate_set(
+                trainer.as_mut(),
+                train,
+                n_train,
+                cfg.eps,
+                cfg.seed,
+                1_000_000 + epoch as u64,
+            )?;
+            rec.train_acc = acc;
+            rec.train_loss = loss;
+        }
+        rec.seconds = te.elapsed().as_secs_f64();
+        progress(Progress::Epoch {
+            epoch,
+            test_acc: acc,
+        });
+        history.push(rec);
+    }
+
+    let status = if divergence.is_some() {
+        RunStatus::Diverged
+    } else {
+        RunStatus::Ok
+    };
+    let complete: Vec<&EpochRecord> = history.iter().filter(|r| r.test_acc.is_finite()).collect();
+    let (best_epoch, best_test_acc) =
+        complete
+            .iter()
+            .map(|r| (r.epoch, r.test_acc))
+            .fold(
+                (0, f64::NAN),
+                |b, c| if b.1.is_nan() || c.1 > b.1 { c } else { b },
+            );
+    let last = complete.last();
+    let pick = |f: &dyn Fn(&EpochRecord) -> f64| last.map(|r| f(r)).unwrap_or(f64::NAN);
+    let final_metrics = FinalMetrics {
+        test_acc: if status == RunStatus::Diverged {
+            CHANCE_ACC
+        } else {
+            pick(&|r| r.test_acc)
+        },
+        test_loss: if status == RunStatus::Diverged {
+            f64::NAN
+        } else {
+            pick(&|r| r.test_loss)
+        },
+        train_acc: pick(&|r| r.train_acc),
+        train_loss: pick(&|r| r.train_loss),
+        output_alignment: mean(&last_diag.iter().map(|d| d.0).collect::<Vec<_>>()),
+        gradient_alignment: mean(&last_diag.iter().map(|d| d.1).collect::<Vec<_>>()),
+        mean: pick(&|r| mean(&r.test_mean)),
+        var: pick(&|r| mean(&r.test_var)),
+        best_test_acc,
+        best_epoch,
+    };
+    let params = trainer.params()?;
+    let result = RunResult {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        config: cfg.clone(),
+        backend: info.backend.clone(),
+        dtype: info.dtype,
+        device: info.device,
+        status,
+        divergence,
+        history,
+        final_metrics,
+        wall_s: t0.elapsed().as_secs_f64(),
+        train_s,
+        samples_per_s: if train_s > 0.0 {
+            samples as f64 / train_s
+        } else {
+            0.0
+        },
+        started_unix,
+    };
+    Ok(RunOutput { result, params })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn epoch_record(
+    epoch: usize,
+    steps: usize,
+    oa: &[Vec<f64>],
+    ga: &[Vec<f64>],
+    seen: usize,
+    correct: usize,
+    loss_sum: f64,
+    local_sum: f64,
+    te: Instant,
+) -> EpochRecord {
+    let per_layer = |v: &[Vec<f64>]| -> Vec<f64> {
+        if v.iter().all(|l| l.is_empty()) {
+            Vec::new()
+        } else {
+            v.iter().map(|l| mean(l)).collect()
+        }
+    };
+    let last = |v: &[Vec<f64>]| -> Vec<f64> {
+        if v.iter().all(|l| l.is_empty()) {
+            Vec::new()
+        } else {
+            v.iter()
+                .map(|l| l.last().copied().unwrap_or(f64::NAN))
+                .collect()
+        }
+    };
+    let frac = |a: f64| if seen > 0 { a / seen as f64 } else { f64::NAN };
+    EpochRecord {
+        epoch,
+        steps,
+        train_acc: frac(100.0 * correct as f64),
+        train_loss: frac(loss_sum),
+        test_acc: f64::NAN,
+        test_loss: f64::NAN,
+        local_loss: if steps > 0 {
+            local_sum / steps as f64
+        } else {
+            f64::NAN
+        },
+        output_alignment: per_layer(oa),
+        gradient_alignment: per_layer(ga),
+        last_output_alignment: last(oa),
+        last_gradient_alignment: last(ga),
+        test_mean: Vec::new(),
+        test_var: Vec::new(),
+        seconds: te.elapsed().as_secs_f64(),
+    }
+}

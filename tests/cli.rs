@@ -1,0 +1,564 @@
+//! The `inorm` binary end to end on tiny synthetic IDX data: train, sweep/merge/report, init/grads
+//! interop across backends and hand-written files, and error messages for bad arguments.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use inorm::backend::{make_trainer, Backend};
+use inorm::data::{idx, synthetic};
+use inorm::init::init_params;
+use inorm::interop::{grad_tensors, load_tensors, save_batch, save_model, FileDtype};
+use inorm::model::{Batch, NetSpec, ParamSet, Preset};
+use inorm::tolerance::{fast_f32_rel, FAST_F64_REL};
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("inorm-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn gz(path: &Path, bytes: &[u8]) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap();
+}
+
+/// Writes a tiny Fashion-MNIST-shaped data folder (synthetic images, gzipped IDX).
+fn data_dir(root: &Path) -> PathBuf {
+    let d = root.join("data");
+    std::fs::create_dir_all(&d).unwrap();
+    for (stem_i, stem_l, n, seed) in [
+        (inorm::data::TRAIN_IMAGES, inorm::data::TRAIN_LABELS, 96, 1),
+        (inorm::data::TEST_IMAGES, inorm::data::TEST_LABELS, 48, 2),
+    ] {
+        let ds = synthetic(n, seed);
+        gz(
+            &d.join(format!("{stem_i}.gz")),
+            &idx::encode_images(n, 28, 28, &ds.images).unwrap(),
+        );
+        gz(
+            &d.join(format!("{stem_l}.gz")),
+            &idx::encode_labels(&ds.labels).unwrap(),
+        );
+    }
+    d
+}
+
+fn inorm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_inorm"))
+        .args(args)
+        .env("INORM_DATA", "")
+        .output()
+        .expect("run inorm")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs and expects success.
+fn ok(args: &[&str]) -> (String, String) {
+    let o = inorm(args);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{args:?} failed:\n{out}\n{err}");
+    (out, err)
+}
+
+/// Runs and expects a clean failure (non-zero, `error:` on stderr, no panic); returns stderr.
+fn fails(args: &[&str]) -> String {
+    let o = inorm(args);
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{args:?} succeeded:\n{out}\n{err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+    assert!(err.contains("error"), "{args:?}: no error line:\n{err}");
+    err
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn cli_train_writes_a_result_and_reports_samples_per_second() {
+    let t = tmpdir("train");
+    let d = data_dir(&t);
+    let out = t.join("r.json");
+    let model = t.join("final.safetensors");
+    let (stdout, _) = ok(&[
+        "train",
+        "--net",
+        "inorm-gn-full",
+        "--eps",
+        "0.5",
+        "--config",
+        "3",
+        "--width",
+        "16",
+        "--epochs",
+        "2",
+        "--train-size",
+        "70",
+        "--data-dir",
+        s(&d),
+        "--out",
+        s(&out),
+        "--save-model",
+        s(&model),
+        "--quiet",
+    ]);
+    assert!(stdout.contains("samples/s"), "{stdout}");
+    let r: inorm::train::RunResult =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(r.history.len(), 2);
+    assert_eq!(r.config.config_index, Some(3));
+    assert_eq!(r.config.spec.width, 16);
+    assert_eq!(
+        (r.backend.as_str(), r.dtype.as_str(), r.device.as_str()),
+        ("fast", "f32", "cpu")
+    );
+    assert_eq!(r.version, env!("CARGO_PKG_VERSION"));
+    // The saved model continues as a valid initial model.
+    ok(&[
+        "train",
+        "--net",
+        "inorm-gn-full",
+        "--width",
+        "16",
+        "--lr-e",
+        "0.01",
+        "--lr-ie",
+        "0.1",
+        "--lr-ei",
+        "0.001",
+        "--epochs",
+        "1",
+        "--data-dir",
+        s(&d),
+        "--model",
+        s(&model),
+        "--quiet",
+    ]);
+    let _ = std::fs::remove_dir_all(&t);
+}
+
+#[test]
+fn cli_errors_are_clear_and_never_panic() {
+    let t = tmpdir("errors");
+    let d = data_dir(&t);
+    let e = fails(&["train", "--net", "bogus", "--data-dir", s(&d)]);
+    assert!(
+        e.contains("bogus") && e.contains("e-ln") && e.contains("inorm-gn-lateral"),
+        "{e}"
+    );
+    let e = fails(&[
+        "train",
+        "--net",
+        "ei",
+        "--config",
+        "30",
+        "--data-dir",
+        s(&d),
+    ]);
+    assert!(e.contains("0..=29"), "{e}");
+    let e = fails(&[
+        "train",
+        "--net",
+        "ei",
+        "--backend",
+        "gpu",
+        "--data-dir",
+        s(&d),
+    ]);
+    assert!(e.contains("fast-f64"), "{e}");
+    let e = fails(&["train", "--net", "ei", "--lr-e", "0.1", "--data-dir", s(&d)]);
+    assert!(e.contains("--lr-ie"), "{e}");
+    let e = fails(&[
+        "sweep",
+        "--out",
+        s(&t.join("sw")),
+        "--shard",
+        "5/3",
+        "--data-dir",
+        s(&d),
+    ]);
+    assert!(e.contains("shard") && e.contains("5/3"), "{e}");
+    let e = fails(&[
+        "sweep",
+        "--out",
+        s(&t.join("sw")),
+        "--configs",
+        "0..40",
+        "--data-dir",
+        s(&d),
+    ]);
+    assert!(e.contains("0..=29"), "{e}");
+    let e = fails(&[
+        "sweep",
+        "--out",
+        s(&t.join("sw")),
+        "--nets",
+        "ei,nope",
+        "--data-dir",
+        s(&d),
+    ]);
+    assert!(e.contains("nope") && e.contains("ei-ln"), "{e}");
+    let empty = t.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = fails(&["train", "--net", "ei", "--data-dir", s(&empty), "--offline"]);
+    assert!(
+        e.contains("dataset-fashion-mnist") && e.contains("--data-dir"),
+        "{e}"
+    );
+    let e = fails(&["merge", s(&empty)]);
+    assert!(e.contains("runs/"), "{e}");
+    // Bad model files: a model of another preset names the tensor and the preset.
+    let m = t.join("ei.safetensors");
+    ok(&["init", "--net", "ei-ln", "--width", "8", "--out", s(&m)]);
+    let b = t.join("batch.safetensors");
+    let ds = synthetic(4, 3);
+    let x: Vec<f32> = ds.images.iter().map(|&p| p as f32 / 255.0).collect();
+    save_batch(&b, &x, &ds.labels, 784).unwrap();
+    let e = fails(&[
+        "grads",
+        "--model",
+        s(&m),
+        "--batch",
+        s(&b),
+        "--net",
+        "inorm",
+        "--out",
+        s(&t.join("g")),
+    ]);
+    assert!(
+        e.contains("hidden.0.d_ie") && e.contains("inorm") && e.contains("[8, 784]"),
+        "{e}"
+    );
+    let mi = t.join("inorm.safetensors");
+    ok(&["init", "--net", "inorm", "--width", "8", "--out", s(&mi)]);
+    let e = fails(&[
+        "grads",
+        "--model",
+        s(&mi),
+        "--batch",
+        s(&b),
+        "--net",
+        "ei",
+        "--out",
+        s(&t.join("g")),
+    ]);
+    assert!(
+        e.contains("does not belong") && e.contains("preset ei"),
+        "{e}"
+    );
+    let e = fails(&[
+        "grads",
+        "--model",
+        s(&b),
+        "--batch",
+        s(&b),
+        "--net",
+        "ei",
+        "--out",
+        s(&t.join("g")),
+    ]);
+    assert!(e.contains("'y'") && e.contains("F32 or F64"), "{e}");
+    let mut p = init_params(&NetSpec::new(Preset::Ei, 8), 0).unwrap();
+    p.remove("hidden.1.w_ie");
+    let short = t.join("short.safetensors");
+    std::fs::write(&short, handmade(&p)).unwrap();
+    let e = fails(&[
+        "grads",
+        "--model",
+        s(&short),
+        "--batch",
+        s(&b),
+        "--net",
+        "ei",
+        "--out",
+        s(&t.join("g")),
+    ]);
+    assert!(
+        e.contains("hidden.1.w_ie") && e.contains("missing") && e.contains("preset ei"),
+        "{e}"
+    );
+    p.remove("hidden.0.w_ee");
+    std::fs::write(&short, handmade(&p)).unwrap();
+    let e = fails(&[
+        "grads",
+        "--model",
+        s(&short),
+        "--batch",
+        s(&b),
+        "--net",
+        "ei",
+        "--out",
+        s(&t.join("g")),
+    ]);
+    assert!(e.contains("hidden.0.w_ee") && e.contains("width"), "{e}");
+    let e = fails(&[
+        "grads",
+        "--model",
+        s(&t.join("nope.safetensors")),
+        "--batch",
+        s(&b),
+        "--net",
+        "ei",
+        "--out",
+        s(&t.join("g")),
+    ]);
+    assert!(e.contains("nope.safetensors"), "{e}");
+    let _ = std::fs::remove_dir_all(&t);
+}
+
+fn max_abs(t: &inorm::model::HostTensor) -> f64 {
+    t.data.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+}
+
+/// Every tensor of `a` agrees with `b` within `tol` relative to b's max-abs (scalars: max(|b|, 1)).
+fn agree(a: &ParamSet, b: &ParamSet, tol: f64, what: &str) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}"
+    );
+    for (k, tb) in b {
+        let ta = &a[k];
+        assert_eq!(ta.shape, tb.shape, "{what} {k}");
+        // Tensors relative to their max-abs, scalars to max(|value|, 1), as the fast-path case table does.
+        let scale = if tb.shape.is_empty() {
+            max_abs(tb).max(1.0)
+        } else {
+            max_abs(tb).max(1e-30)
+        };
+        let err = ta
+            .data
+            .iter()
+            .zip(&tb.data)
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+            / scale;
+        assert!(err <= tol, "{what} {k}: {err:e} > {tol:e}");
+    }
+}
+
+#[test]
+fn cli_init_then_grads_agree_across_backends() {
+    let t = tmpdir("grads");
+    let b = t.join("batch.safetensors");
+    // A luminance-shifted random batch, and parameters moved off the exact init identities (which make
+    // some gradients pure roundoff), both from the fast-path test helpers.
+    let (x, y) = crate::fast::common::batch(17, 16, 784);
+    save_batch(&b, &x, &y, 784).unwrap();
+    for net in ["ei-ln", "inorm-gn-full", "inorm"] {
+        let preset = Preset::parse(net).unwrap();
+        let spec = NetSpec::new(preset, 64);
+        // `inorm init` writes the documented names; the test then perturbs those parameters.
+        let m0 = t.join(format!("{net}-init.safetensors"));
+        ok(&[
+            "init",
+            "--net",
+            net,
+            "--width",
+            "64",
+            "--seed",
+            "5",
+            "--dtype",
+            "f64",
+            "--out",
+            s(&m0),
+        ]);
+        assert_eq!(
+            inorm::interop::load_model(&m0, &spec).unwrap(),
+            init_params(&spec, 5).unwrap()
+        );
+        let params = crate::fast::common::perturbed_params(&spec, 5, false);
+        let m = t.join(format!("{net}.safetensors"));
+        save_model(&m, &spec, &params, FileDtype::F64).unwrap();
+        let mut lib = make_trainer(Backend::Reference, spec.clone(), &params).unwrap();
+        let want = lib.grads(Batch { x: &x, y: &y }).unwrap();
+        let mut outs = Vec::new();
+        for be in ["reference", "fast-f64", "fast"] {
+            let g = t.join(format!("{net}-{be}.safetensors"));
+            ok(&[
+                "grads",
+                "--model",
+                s(&m),
+                "--batch",
+                s(&b),
+                "--net",
+                net,
+                "--backend",
+                be,
+                "--out",
+                s(&g),
+            ]);
+            outs.push(load_tensors(&g).unwrap());
+        }
+        let r = &outs[0];
+        assert_eq!(r, &grad_tensors(&want), "{net}: CLI reference vs library");
+        for name in [
+            "loss",
+            "logits",
+            "hidden.0.z",
+            "hidden.1.z",
+            "grad.hidden.0.w_ee",
+            "grad.out.w_ee",
+        ] {
+            assert!(r.contains_key(name), "{net}: no {name}");
+        }
+        if net.starts_with("inorm") {
+            assert!(r.contains_key("local_grad.hidden.0.d_ie"), "{net}");
+        }
+        agree(&outs[1], r, FAST_F64_REL, &format!("{net} fast-f64"));
+        let tol = fast_f32_rel(crate::fast::common::conditioning(&want, &spec));
+        agree(&outs[2], r, tol, &format!("{net} fast"));
+    }
+    let _ = std::fs::remove_dir_all(&t);
+}
+
+/// A safetensors file laid out by hand (8-byte header length, JSON header, little-endian f64 data).
+fn handmade(tensors: &ParamSet) -> Vec<u8> {
+    let mut header = String::from("{");
+    let mut data = Vec::new();
+    for (i, (name, t)) in tensors.iter().enumerate() {
+        let start = data.len();
+        for v in &t.data {
+            data.extend_from_slice(&v.to_le_bytes());
+        }
+        if i > 0 {
+            header.push(',');
+        }
+        let shape: Vec<String> = t.shape.iter().map(|s| s.to_string()).collect();
+        header.push_str(&format!(
+            "\"{name}\":{{\"dtype\":\"F64\",\"shape\":[{}],\"data_offsets\":[{start},{}]}}",
+            shape.join(","),
+            data.len()
+        ));
+    }
+    header.push('}');
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
+#[test]
+fn cli_grads_of_a_handmade_model_file_match_the_library() {
+    let t = tmpdir("handmade");
+    let ds = synthetic(8, 9);
+    let x: Vec<f32> = ds.images.iter().map(|&p| p as f32 / 255.0).collect();
+    let b = t.join("batch.safetensors");
+    save_batch(&b, &x, &ds.labels, 784).unwrap();
+    for preset in [Preset::Ei, Preset::INormGn(inorm::model::GradNorm::Lateral)] {
+        let spec = NetSpec::new(preset, 24);
+        let params = init_params(&spec, 2).unwrap();
+        let m = t.join(format!("{preset}.safetensors"));
+        std::fs::write(&m, handmade(&params)).unwrap();
+        let g = t.join(format!("{preset}-grads.safetensors"));
+        ok(&[
+            "grads",
+            "--model",
+            s(&m),
+            "--batch",
+            s(&b),
+            "--net",
+            &preset.name(),
+            "--out",
+            s(&g),
+        ]);
+        let file = load_tensors(&g).unwrap();
+        let mut tr = make_trainer(Backend::Reference, spec, &params).unwrap();
+        let want = inorm::interop::grad_tensors(
+            &tr.grads(Batch {
+                x: &x,
+                y: &ds.labels,
+            })
+            .unwrap(),
+        );
+        assert_eq!(file, want, "{preset}");
+    }
+    let _ = std::fs::remove_dir_all(&t);
+}
+
+#[test]
+fn cli_sweep_resume_merge_report() {
+    let t = tmpdir("sweep");
+    let d = data_dir(&t);
+    let out = t.join("sw");
+    let args = [
+        "sweep",
+        "--out",
+        s(&out),
+        "--nets",
+        "ei,ei-ln",
+        "--eps",
+        "0,0.5",
+        "--configs",
+        "0..=1",
+        "--epochs",
+        "1",
+        "--width",
+        "12",
+        "--train-size",
+        "64",
+        "--test-size",
+        "32",
+        "--jobs",
+        "2",
+        "--train-eval",
+        "running",
+        "--data-dir",
+        s(&d),
+        "--quiet",
+    ];
+    let (_, err) = ok(&args);
+    assert!(err.contains("8 run"), "{err}");
+    let runs = out.join("runs");
+    let victim = runs.join("ei-ln_eps0.5_c01_s0.json");
+    let keep = runs.join("ei_eps0_c00_s0.json");
+    let keep_bytes = std::fs::read(&keep).unwrap();
+    let keep_time = std::fs::metadata(&keep).unwrap().modified().unwrap();
+    std::fs::remove_file(&victim).unwrap();
+    let (stdout, _) = ok(&["merge", s(&out)]);
+    assert!(stdout.contains("missing: ei-ln_eps0.5_c01_s0"), "{stdout}");
+    let e = fails(&["merge", s(&out), "--strict"]);
+    assert!(e.contains("incomplete"), "{e}");
+    let (_, err) = ok(&args);
+    assert!(err.contains("7 already done, 1 run"), "{err}");
+    assert!(victim.exists());
+    assert_eq!(std::fs::read(&keep).unwrap(), keep_bytes);
+    assert_eq!(
+        std::fs::metadata(&keep).unwrap().modified().unwrap(),
+        keep_time
+    );
+    ok(&["merge", s(&out), "--strict"]);
+    // SLURM variables pick the shard when --shard is absent.
+    let o = Command::new(env!("CARGO_BIN_EXE_inorm"))
+        .args(args)
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "4")
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert!(
+        o.status.success() && err.contains("2 in shard 1/4"),
+        "{err}"
+    );
+    let (stdout, _) = ok(&["report", s(&out), "--data-dir", s(&d)]);
+    assert!(stdout.contains("C4"), "{stdout}");
+    let md = std::fs::read_to_string(out.join("report").join("report.md")).unwrap();
+    assert!(
+        md.contains("Fig 2a") && md.contains("fig2a_eiln_vs_ei.svg"),
+        "{md}"
+    );
+    assert!(out.join("report").join("fig1b_examples.svg").exists());
+    let _ = std::fs::remove_dir_all(&t);
+}
