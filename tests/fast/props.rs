@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use super::cases::worst_ratio;
 use super::common::{conditions, local_conditioning, perturbed_params, reports};
 use inorm::backend::Backend;
+use inorm::model::GradNorm;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
@@ -22,9 +23,15 @@ proptest! {
         // f32 at n = 2 is excluded: there LN's backward is exactly its ε-term,
         // J = ε/(2σ(v+ε))·[[1,−1],[−1,1]], a cancellation of 1 − v/(v+ε) ≈ 1e-5 relative to its inputs that no
         // tolerance relative to the (≈ 0) result covers. f64 still runs at n = 2.
-        prop_assume!(f64 || width > 2);
         let conds = conditions(width, width + extra);
         let (name, spec, jitter) = &conds[cond % conds.len()];
+        // f64 at n = 2 is excluded for the normalizing backwards (LN, GN full/decorrelate/scale) for the same
+        // reason: the cancellation of 1 − v/(v+ε) ≈ 1e-5 turns EPS64 roundoff into ≈ 3e-10 relative
+        // (measured: inorm-gn-full+eq2-exact, width 2, 4 rows, grad.hidden.1.bias 3.2e-10 > FAST_F64_REL).
+        // n = 1 and 2 of these operators are proven against finite differences in tests/reference.
+        let normalizing = spec.preset.layer_norm()
+            || matches!(spec.preset.grad_norm(), GradNorm::Full | GradNorm::Decorrelate | GradNorm::Scale);
+        prop_assume!(width > 2 || (f64 && !normalizing));
         let be = Backend::Fast { f64 };
         let (got, want) = reports(spec, be, seed, rows, *jitter);
         let (k, e, ratio) = worst_ratio(&got, &want, spec, be);
