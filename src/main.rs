@@ -812,38 +812,10 @@ fn cmd_report(dir: &Path, out: Option<PathBuf>, data_dir: Option<&Path>) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// The quick grid: the conditions C4–C16 need, ε ∈ {0, 0.75}, 10 configurations, width 100, a subset of
-/// the training images, a few epochs, running-mean training metrics.
-pub fn quick_spec() -> SweepSpec {
-    let mut s = SweepSpec::new(vec![
-        Preset::Ei,
-        Preset::EiLn,
-        Preset::ELn,
-        Preset::INorm,
-        Preset::INormGn(inorm::model::GradNorm::Full),
-        Preset::INormGn(inorm::model::GradNorm::Center),
-        Preset::INormGn(inorm::model::GradNorm::Scale),
-        Preset::INormGn(inorm::model::GradNorm::Decorrelate),
-        Preset::INormGn(inorm::model::GradNorm::Lateral),
-    ]);
-    s.eps = vec![0.0, 0.75];
-    s.configs = (0..10).collect();
-    s.epochs = QUICK_EPOCHS;
-    s.width = WidthRule::Cap(100);
-    s.train_size = Some(QUICK_TRAIN);
-    s.test_size = Some(QUICK_TEST);
-    s.train_eval = TrainEval::Running;
-    s
-}
-
-const QUICK_EPOCHS: usize = 6;
-const QUICK_TRAIN: usize = 60_000;
-const QUICK_TEST: usize = 10_000;
-
 fn cmd_reproduce(a: ReproduceArgs, show: bool) -> Result<ExitCode> {
     let t0 = Instant::now();
     let (spec, default_out) = match a.scale {
-        Scale::Quick => (quick_spec(), "results/quick"),
+        Scale::Quick => (experiment::quick_spec(), "results/quick"),
         Scale::Paper => (SweepSpec::new(Preset::ALL.to_vec()), "results/paper"),
     };
     let out = a.out.unwrap_or_else(|| PathBuf::from(default_out));

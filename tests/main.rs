@@ -3,6 +3,8 @@
 
 /// Gradient checkers (finite differences, dot-product test, Taylor rate) on functions with known derivatives.
 mod check;
+/// The CI gate on the paper's claims: the quick experiment on real Fashion-MNIST, each ordering with its test.
+mod claims;
 /// The `inorm` binary end to end: train, sweep/merge/report, init/grads interop, error messages.
 mod cli;
 /// Fashion-MNIST IDX reader, data discovery, luminance shift and download.

@@ -224,7 +224,8 @@ pub fn compare(
 }
 
 impl Comparison {
-    fn has_data(&self) -> bool {
+    /// Both sides have at least one run.
+    pub fn has_data(&self) -> bool {
         self.n_a > 0 && self.n_b > 0
     }
     /// The p-value used for a verdict: the paired Wilcoxon p when ≥ 6 pairs exist (below that the normal

@@ -25,7 +25,7 @@ use crate::backend::Backend;
 use crate::data::FashionMnist;
 use crate::error::{Error, Result};
 use crate::interop::{load_model, save_model, write_atomic, FileDtype};
-use crate::model::{paper_config, NetSpec, Preset};
+use crate::model::{paper_config, GradNorm, NetSpec, Preset};
 use crate::train::{train_run, Progress, RunResult, RunStatus, TrainConfig, TrainEval};
 
 /// One run of a sweep: which condition, at which ε, with which paper configuration and seed.
@@ -715,3 +715,34 @@ pub fn merge_and_write(dir: &Path) -> Result<(MergeReport, Vec<RunResult>)> {
     write_atomic(&path, s.as_bytes())?;
     Ok((rep, results))
 }
+
+/// The quick grid (`inorm reproduce --scale quick`, and the CI claims gate of `tests/claims.rs`): the conditions C4–C16 need, ε ∈ {0, 0.75}, 10 configurations, width 100, a subset of
+/// the training images, a few epochs, running-mean training metrics.
+pub fn quick_spec() -> SweepSpec {
+    let mut s = SweepSpec::new(vec![
+        Preset::Ei,
+        Preset::EiLn,
+        Preset::ELn,
+        Preset::INorm,
+        Preset::INormGn(GradNorm::Full),
+        Preset::INormGn(GradNorm::Center),
+        Preset::INormGn(GradNorm::Scale),
+        Preset::INormGn(GradNorm::Decorrelate),
+        Preset::INormGn(GradNorm::Lateral),
+    ]);
+    s.eps = vec![0.0, 0.75];
+    s.configs = (0..10).collect();
+    s.epochs = QUICK_EPOCHS;
+    s.width = WidthRule::Cap(100);
+    s.train_size = Some(QUICK_TRAIN);
+    s.test_size = Some(QUICK_TEST);
+    s.train_eval = TrainEval::Running;
+    s
+}
+
+/// Epochs of a quick run.
+pub const QUICK_EPOCHS: usize = 6;
+/// Training images of a quick run.
+pub const QUICK_TRAIN: usize = 60_000;
+/// Test images of a quick run.
+pub const QUICK_TEST: usize = 10_000;

@@ -1,0 +1,339 @@
+//! The CI gate on the paper's claims (SPEC §10.1): reruns the quick experiment on the fast path with real
+//! Fashion-MNIST (`inorm reproduce --scale quick`: 9 conditions × ε ∈ {0, 0.75} × the paper's
+//! configurations 0–9 at width 100, 6 epochs of all 60,000 training images, the full test set) and asserts
+//! every qualitative result that holds at that scale, each with a statistical test and a stated minimum
+//! effect. A failure names the claim, its figure, the measured numbers and the p-value.
+//!
+//! Claims measured not to hold at this scale (C12's "center ≈ E LN+" and "center > decorrelate", C14, C15's
+//! "lateral ≈ E LN+") are printed with their numbers but not gated: see paper/claims.md. C1–C3 are gated by
+//! `tests/reference` and `tests/theorem`.
+//!
+//! `INORM_CLAIMS_RESULTS=DIR` gates the results already in DIR (for example a paper-scale sweep) instead of
+//! running the quick experiment.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use inorm::backend::{make_trainer, Backend};
+use inorm::data;
+use inorm::experiment::claims::{self, ClaimOutcome, Comparison};
+use inorm::experiment::{merge, quick_spec};
+use inorm::init::init_params;
+use inorm::model::{Batch, GradNorm, NetSpec, Preset};
+use inorm::train::RunResult;
+
+/// Significance level of every ordering the gate asserts (the issue's "held with p < 0.01").
+const ALPHA: f64 = 0.01;
+/// Significance level below which a "no difference" claim fails: the stricter side for an equivalence.
+const ALPHA_SAME: f64 = 0.05;
+/// Largest |median paired difference| (accuracy points) still counted as "no difference" (SPEC C5 "≈ 0.5").
+const SAME_MAX: f64 = 0.5;
+/// Least gain (points) of EI LN+ over EI LN− at ε = 0.75 (the paper: ≈ +2).
+const C4_MIN_GAIN: f64 = 1.0;
+/// Least gap (points) of E LN+ over I-Norm at every ε (the paper: 3–5 at ε = 0.75).
+const C8_MIN_GAP: f64 = 1.0;
+/// Most that GN full may trail E LN+ (points, paired median; SPEC C11).
+const C11_MAX_DEFICIT: f64 = 0.3;
+/// Least gain (points) of GN center over GN scale, and of E LN+ over GN scale, at ε = 0.75.
+const C12_MIN_GAIN: f64 = 1.0;
+/// Least cosine between the lateral and exact-centering weight gradients at n ≥ 100 (SPEC C15).
+const C15_MIN_COSINE: f64 = 0.99;
+
+fn acc(r: &RunResult) -> f64 {
+    r.final_metrics.test_acc
+}
+
+/// One gated check: the claim, its figure, what was required, and whether it held.
+struct Check {
+    id: &'static str,
+    figure: &'static str,
+    statement: String,
+    required: String,
+    measured: String,
+    pass: bool,
+}
+
+fn describe(c: &Comparison) -> String {
+    format!(
+        "{}: medians {:.3} vs {:.3} (n {} vs {}), effect {:+.3}, Mann–Whitney U {:.1} p {:.2e}, Wilcoxon p {:.2e} ({} pairs)",
+        c.label, c.median_a, c.median_b, c.n_a, c.n_b, c.effect, c.u, c.p_mw, c.p_wilcoxon, c.pairs
+    )
+}
+
+fn from_outcome(o: &ClaimOutcome, required: String) -> Check {
+    let mut measured = o.note.clone();
+    for d in &o.details {
+        measured.push_str("\n      ");
+        measured.push_str(&describe(d));
+    }
+    Check {
+        id: o.id,
+        figure: o.figure,
+        statement: o.statement.to_string(),
+        required,
+        measured,
+        pass: o.held == Some(true),
+    }
+}
+
+fn from_comparisons(
+    id: &'static str,
+    figure: &'static str,
+    statement: &str,
+    required: String,
+    cs: &[Comparison],
+    ok: impl Fn(&Comparison) -> bool,
+) -> Check {
+    let pass = !cs.is_empty() && cs.iter().all(|c| c.has_data() && ok(c));
+    Check {
+        id,
+        figure,
+        statement: statement.into(),
+        required,
+        measured: cs.iter().map(describe).collect::<Vec<_>>().join("\n      "),
+        pass,
+    }
+}
+
+/// Every check the gate asserts, on `r`.
+fn gated_checks(r: &[RunResult]) -> Vec<Check> {
+    let gn = Preset::INormGn;
+    let mut out = Vec::new();
+    out.push(from_outcome(
+        &claims::c4(r, C4_MIN_GAIN, ALPHA),
+        format!("paired gain at ε=0.75 > {C4_MIN_GAIN} pt with p < {ALPHA}, larger than at ε=0"),
+    ));
+    out.push(from_outcome(
+        &claims::c5(r, SAME_MAX, ALPHA_SAME),
+        format!("|median difference| ≤ {SAME_MAX} pt and p ≥ {ALPHA_SAME}"),
+    ));
+    let c6 = claims::c6(r, 0.0);
+    let mut c6c = from_outcome(
+        &c6,
+        format!("every condition's median falls from ε=0 to ε=0.75, Mann–Whitney p < {ALPHA}"),
+    );
+    c6c.pass &= c6.details.iter().all(|d| d.p_mw < ALPHA);
+    out.push(c6c);
+    out.push(from_outcome(
+        &claims::c7(r, 0.1),
+        "I-Norm median |μ̄| < 0.1 and |v̄ − 1| < 0.1 (ε = 0); EI LN− |μ̄| > 0.2 or |v̄ − 1| > 0.2"
+            .into(),
+    ));
+    out.push(from_outcome(
+        &claims::c8(r, C8_MIN_GAP, ALPHA),
+        format!("E LN+ ahead by > {C8_MIN_GAP} pt with p < {ALPHA} at every ε, gap growing"),
+    ));
+    out.push(from_outcome(
+        &claims::c9(r, 0.7, 0.4),
+        "ε=0.75: median output alignment > 0.7, gradient alignment < 0.4".into(),
+    ));
+    out.push(from_outcome(
+        &claims::c10(r, 0.99, 0.95),
+        "ε=0.75: median output alignment > 0.99, gradient alignment > 0.95".into(),
+    ));
+    let c11 = claims::c11(r, C11_MAX_DEFICIT, ALPHA_SAME);
+    let mut c11c = from_outcome(
+        &c11,
+        format!(
+            "vs E LN+: paired median ≥ −{C11_MAX_DEFICIT} pt and not significantly worse (p ≥ {ALPHA_SAME}) at every ε; \
+             vs I-Norm: ahead with p < {ALPHA} at every ε"
+        ),
+    );
+    let full = gn(GradNorm::Full);
+    c11c.pass &= [0.0, 0.75]
+        .iter()
+        .all(|&e| claims::compare(r, full, Preset::INorm, Some(e), &acc).better(0.0, ALPHA));
+    out.push(c11c);
+    let scale = gn(GradNorm::Scale);
+    out.push(from_comparisons(
+        "C12 (part)",
+        "Fig 6a",
+        "GN scale < GN center and GN scale < E LN+ at ε = 0.75",
+        format!("each ahead of GN scale by > {C12_MIN_GAIN} pt with p < {ALPHA}"),
+        &[
+            claims::compare(r, gn(GradNorm::Center), scale, Some(0.75), &acc),
+            claims::compare(r, Preset::ELn, scale, Some(0.75), &acc),
+        ],
+        |c| c.better(C12_MIN_GAIN, ALPHA),
+    ));
+    out.push(from_outcome(
+        &claims::c13(r, ALPHA),
+        format!(
+            "center's gradient alignment above decorrelate's and scale's, Mann–Whitney p < {ALPHA}"
+        ),
+    ));
+    out.push(from_comparisons(
+        "C15 (part)",
+        "Fig 7b",
+        "GN lateral ≈ GN center at every ε",
+        format!(
+            "|median paired difference| ≤ {SAME_MAX} pt and p ≥ {ALPHA_SAME} at ε = 0 and 0.75"
+        ),
+        &[0.0, 0.75].map(|e| {
+            claims::compare(
+                r,
+                gn(GradNorm::Lateral),
+                gn(GradNorm::Center),
+                Some(e),
+                &acc,
+            )
+        }),
+        |c| c.same(SAME_MAX, ALPHA_SAME),
+    ));
+    out.push(from_outcome(
+        &claims::c16(r, 0.0, ALPHA_SAME),
+        format!("I-Norm not ahead of EI LN− with p < {ALPHA_SAME} at ε = 0.75"),
+    ));
+    out
+}
+
+fn report<'a>(checks: impl IntoIterator<Item = &'a Check>) -> String {
+    let mut s = String::new();
+    for c in checks {
+        s.push_str(&format!(
+            "{} {} ({}): {}\n    required: {}\n    measured: {}\n",
+            if c.pass { "HELD  " } else { "FAILED" },
+            c.id,
+            c.figure,
+            c.statement,
+            c.required,
+            c.measured
+        ));
+    }
+    s
+}
+
+/// Runs the quick experiment into a fresh folder (or takes `INORM_CLAIMS_RESULTS`) and loads its results.
+fn quick_results() -> Vec<RunResult> {
+    let dir = match std::env::var_os("INORM_CLAIMS_RESULTS") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("claims-quick");
+            // Never gate results of an earlier build: always a fresh folder.
+            let _ = std::fs::remove_dir_all(&dir);
+            let out = Command::new(env!("CARGO_BIN_EXE_inorm"))
+                .args([
+                    "--quiet",
+                    "reproduce",
+                    "--scale",
+                    "quick",
+                    "--offline",
+                    "--out",
+                ])
+                .arg(&dir)
+                .env("CANDLE_NUM_THREADS", "1")
+                .env("RAYON_NUM_THREADS", "1")
+                .output()
+                .expect("run the inorm binary");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success(),
+                "`inorm reproduce --scale quick` failed (the claims gate needs the real Fashion-MNIST: \
+                 `apt-get install dataset-fashion-mnist`, or INORM_DATA=DIR):\n{stdout}\n{stderr}"
+            );
+            eprintln!("{stdout}");
+            dir
+        }
+    };
+    let (rep, results) = merge(&dir).expect("merge the quick results");
+    assert!(
+        rep.missing.is_empty() && rep.duplicates.is_empty() && rep.unreadable.is_empty(),
+        "incomplete results in {}: missing {:?}, duplicates {:?}, unreadable {:?}",
+        dir.display(),
+        rep.missing,
+        rep.duplicates,
+        rep.unreadable
+    );
+    results
+}
+
+#[test]
+fn claims_quick_experiment_gate() {
+    let t0 = Instant::now();
+    let results = quick_results();
+    let spec = quick_spec();
+    assert_eq!(
+        results.len(),
+        spec.presets.len() * spec.eps.len() * spec.configs.len() * spec.seeds.len(),
+        "the quick grid has one result per cell"
+    );
+    let checks = gated_checks(&results);
+    let text = report(&checks);
+    eprintln!(
+        "claims gate ({} runs, {:.0} s):\n{text}",
+        results.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    // What is not gated, for the record (measured not to hold at this scale).
+    for o in claims::evaluate(&results) {
+        if matches!(o.id, "C12" | "C14" | "C15") {
+            eprintln!(
+                "not gated: {} ({}) {} — held: {:?}; {}",
+                o.id, o.figure, o.statement, o.held, o.note
+            );
+        }
+    }
+    let failed: Vec<&Check> = checks.iter().filter(|c| !c.pass).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of the paper's claims failed at the quick scale:\n{}",
+        failed.len(),
+        report(failed)
+    );
+}
+
+/// C15, second half (Fig 7b, Theorem 1): with fixed random lateral weights the hidden weight gradients are
+/// nearly those of exact centering, cosine > 0.99 at n ≥ 100, on a real luminance-shifted batch (ε = 0.75),
+/// same parameters, candle f64.
+///
+/// NOT REPRODUCED, so not gated: measured 0.82 at n = 100 (fc0, init). The centering error e_b = mean(γ_b) −
+/// ⟨ω, γ_b⟩ of Theorem 1 is small per sample, but it adds the same row Σ_b e_b x_bᵀ to every unit's weight
+/// gradient, and with non-negative inputs these rows add up coherently while the centered gradient's do not.
+/// Run it with `cargo test --release -- --ignored c15_` to measure; paper/claims.md has the numbers.
+#[ignore = "C15's gradient-cosine half does not reproduce (0.82 at n = 100); see paper/claims.md"]
+#[test]
+fn c15_lateral_gradient_cosine_with_exact_centering() {
+    let dir = data::locate(None).expect("the claims gate needs the real Fashion-MNIST");
+    let ds = data::load(&dir).expect("load Fashion-MNIST").train.take(32);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let mut rng = data::shift::shift_rng(7, true, 0);
+    let idx: Vec<usize> = (0..ds.len()).collect();
+    data::shift::shifted_batch(&ds, &idx, 0.75, &mut rng, &mut x, &mut y);
+    let batch = Batch { x: &x, y: &y };
+    let (mut worst, mut at) = (f64::INFINITY, String::new());
+    for width in [100usize, 500] {
+        for seed in 0..3u64 {
+            let lateral = NetSpec::new(Preset::INormGn(GradNorm::Lateral), width);
+            let center = NetSpec::new(Preset::INormGn(GradNorm::Center), width);
+            let pl = init_params(&lateral, seed).unwrap();
+            let mut pc = pl.clone();
+            pc.retain(|k, _| !k.ends_with(".lateral"));
+            let be = Backend::Fast { f64: true };
+            let gl = make_trainer(be, lateral, &pl)
+                .unwrap()
+                .grads(batch)
+                .unwrap();
+            let gc = make_trainer(be, center, &pc).unwrap().grads(batch).unwrap();
+            for layer in 0..2 {
+                let k = format!("hidden.{layer}.w_ee");
+                let (a, b) = (&gl.grads[&k].data, &gc.grads[&k].data);
+                let dot: f64 = a.iter().zip(b).map(|(p, q)| p * q).sum();
+                let na = a.iter().map(|p| p * p).sum::<f64>().sqrt();
+                let nb = b.iter().map(|q| q * q).sum::<f64>().sqrt();
+                let cos = dot / (na * nb);
+                eprintln!("C15 cosine n={width} seed={seed} {k}: {cos:.6}");
+                if cos < worst {
+                    worst = cos;
+                    at = format!("{k} at n = {width}, seed {seed}");
+                }
+            }
+        }
+    }
+    assert!(
+        worst > C15_MIN_COSINE,
+        "C15 (Fig 7b): the cosine between the lateral-inhibition and exact-centering weight gradients falls \
+         to {worst:.5} ({at}); the claim needs > {C15_MIN_COSINE}"
+    );
+}
