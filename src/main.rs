@@ -153,9 +153,21 @@ struct TrainArgs {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Shuffle the training set each epoch.
+    #[command(flatten)]
+    run: RunOpts,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Result JSON.
     #[arg(long)]
-    shuffle: bool,
+    out: Option<PathBuf>,
+    /// Write the final parameters here (safetensors, f32).
+    #[arg(long)]
+    save_model: Option<PathBuf>,
+}
+
+/// The per-run options `train` and `sweep` share.
+#[derive(clap::Args, Clone)]
+struct RunOpts {
     /// reference, fast, fast-f64, fast-cuda, fast-cuda-f64.
     #[arg(long, default_value = "fast")]
     backend: String,
@@ -168,17 +180,12 @@ struct TrainArgs {
     /// How training-set accuracy/loss are measured.
     #[arg(long, value_enum, default_value = "full")]
     train_eval: TrainEvalArg,
-    #[command(flatten)]
-    data: DataArgs,
-    /// Result JSON.
+    /// Shuffle the training set each epoch.
     #[arg(long)]
-    out: Option<PathBuf>,
+    shuffle: bool,
     /// Initial model (safetensors) instead of initializing from the seed.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Write the final parameters here (safetensors, f32).
-    #[arg(long)]
-    save_model: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -210,24 +217,8 @@ struct GridArgs {
     /// Use the first N test images.
     #[arg(long)]
     test_size: Option<usize>,
-    /// Backend of every run.
-    #[arg(long, default_value = "fast")]
-    backend: String,
-    /// I-Norm λ.
-    #[arg(long, default_value_t = 0.01)]
-    lambda: f64,
-    /// Skip alignment diagnostics.
-    #[arg(long)]
-    no_diag: bool,
-    /// Training-set metric.
-    #[arg(long, value_enum, default_value = "full")]
-    train_eval: TrainEvalArg,
-    /// Shuffle each epoch.
-    #[arg(long)]
-    shuffle: bool,
-    /// Initial model for every run.
-    #[arg(long)]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunOpts,
     /// Save every run's final parameters under DIR/models/.
     #[arg(long)]
     save_models: bool,
@@ -433,7 +424,7 @@ fn bar(show: bool, len: u64, tmpl: &str) -> ProgressBar {
 
 fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
     let preset = Preset::parse(&a.net)?;
-    let backend = Backend::parse(&a.backend)?;
+    let backend = Backend::parse(&a.run.backend)?;
     let any_lr = a.lr_e.is_some() || a.lr_ie.is_some() || a.lr_ei.is_some();
     let (hyper, width, config_index) = if any_lr && a.config.is_none() {
         let (Some(e), Some(ie), Some(ei)) = (a.lr_e, a.lr_ie, a.lr_ei) else {
@@ -462,7 +453,7 @@ fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
         (h, a.width.unwrap_or(pc.width), Some(i))
     };
     let mut spec = NetSpec::new(preset, width);
-    spec.lambda = a.lambda;
+    spec.lambda = a.run.lambda;
     spec.validate()?;
     let mut cfg = TrainConfig::new(spec, hyper, a.eps);
     cfg.config_index = config_index;
@@ -470,11 +461,11 @@ fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
     cfg.train_size = a.train_size;
     cfg.test_size = a.test_size;
     cfg.seed = a.seed;
-    cfg.shuffle = a.shuffle;
+    cfg.shuffle = a.run.shuffle;
     cfg.backend = backend;
-    cfg.diag = !a.no_diag;
-    cfg.train_eval = a.train_eval.into();
-    if let Some(m) = &a.model {
+    cfg.diag = !a.run.no_diag;
+    cfg.train_eval = a.run.train_eval.into();
+    if let Some(m) = &a.run.model {
         cfg.initial_params = Some(interop::load_model(m, &cfg.spec)?);
         cfg.init_model = Some(m.display().to_string());
     }
@@ -617,12 +608,12 @@ fn sweep_spec(g: &GridArgs) -> Result<SweepSpec> {
     };
     s.train_size = g.train_size;
     s.test_size = g.test_size;
-    s.lambda = g.lambda;
-    s.backend = Backend::parse(&g.backend)?;
-    s.diag = !g.no_diag;
-    s.train_eval = g.train_eval.into();
-    s.shuffle = g.shuffle;
-    s.model = g.model.clone();
+    s.lambda = g.run.lambda;
+    s.backend = Backend::parse(&g.run.backend)?;
+    s.diag = !g.run.no_diag;
+    s.train_eval = g.run.train_eval.into();
+    s.shuffle = g.run.shuffle;
+    s.model = g.run.model.clone();
     s.save_models = g.save_models;
     Ok(s)
 }

@@ -8,7 +8,7 @@ use ::inorm::check::{compare, gradient_fd};
 use ::inorm::reference::dense::dense_backward;
 use ::inorm::reference::inorm::{
     inorm_forward, inorm_task_backward, local_loss, local_loss_grad_r_uniform, local_loss_grad_u,
-    local_loss_grads, INormParams,
+    local_loss_grads, INormParams, LocalGrads,
 };
 use ::inorm::reference::inorm_sub::{inorm_sub_forward, local_loss_sub, local_loss_sub_grads};
 use ::inorm::reference::{Mat, Vector};
@@ -19,7 +19,7 @@ use proptest::prelude::*;
 
 use super::{
     block_scales, dot_rel, fd_jacobian_rel, normals, pack, prop, rate_deficit, scalar_checks,
-    shapes, taylor, unpack, Worst,
+    shapes, taylor, unpack, ScalarChecks, Worst,
 };
 
 /// One I-Norm layer's input and parameters (owned).
@@ -67,6 +67,23 @@ impl Layer {
     fn local(&self, theta: &[f64]) -> f64 {
         let l = self.with_inhib(theta);
         local_loss(&inorm_forward(&l.x, l.params()).z, l.lambda)
+    }
+    /// FD, directional and Taylor checks of the local-loss gradients `g` of every inhibitory parameter.
+    fn local_checks(&self, g: &LocalGrads, seed: u64) -> ScalarChecks {
+        scalar_checks(
+            &|t: &[f64]| self.local(t),
+            &pack(&[&g.w_ie, &g.w_ei, &g.d_ie, &g.d_ei]),
+            &self.inhib_theta(),
+            &block_scales(&[&self.w_ie, &self.w_ei, &self.d_ie, &self.d_ei]),
+            &[
+                self.w_ie.len(),
+                self.w_ei.len(),
+                self.d_ie.len(),
+                self.d_ei.len(),
+            ],
+            seed,
+            1e-2,
+        )
     }
 }
 
@@ -222,18 +239,7 @@ fn inorm_local_loss_gradients() {
             prop_assume!(c.dn.min() >= 0.05);
             let g = local_loss_grads(&l.x, l.params(), &c, l.lambda);
             prop_assert_eq!(g.loss, local_loss(&c.z, l.lambda));
-            let theta = l.inhib_theta();
-            let analytic = pack(&[&g.w_ie, &g.w_ei, &g.d_ie, &g.d_ei]);
-            let scales = block_scales(&[&l.w_ie, &l.w_ei, &l.d_ie, &l.d_ei]);
-            let r = scalar_checks(
-                &|t: &[f64]| l.local(t),
-                &analytic,
-                &theta,
-                &scales,
-                &[l.w_ie.len(), l.w_ei.len(), l.d_ie.len(), l.d_ei.len()],
-                seed,
-                1e-2,
-            );
+            let r = l.local_checks(&g, seed);
             w.rec("fd_gradient", r.fd_rel);
             prop_assert!(r.fd_rel <= FD_REL, "local FD {:.2e}", r.fd_rel);
             w.rec("directional", r.dir_rel);
@@ -293,18 +299,7 @@ fn inorm_realistic_dot_and_taylor() {
             let l = realistic_layer(seed, general);
             let c = inorm_forward(&l.x, l.params());
             let g = local_loss_grads(&l.x, l.params(), &c, l.lambda);
-            let theta = l.inhib_theta();
-            let analytic = pack(&[&g.w_ie, &g.w_ei, &g.d_ie, &g.d_ei]);
-            let scales = block_scales(&[&l.w_ie, &l.w_ei, &l.d_ie, &l.d_ei]);
-            let r = scalar_checks(
-                &|t: &[f64]| l.local(t),
-                &analytic,
-                &theta,
-                &scales,
-                &[l.w_ie.len(), l.w_ei.len(), l.d_ie.len(), l.d_ei.len()],
-                seed,
-                1e-2,
-            );
+            let r = l.local_checks(&g, seed);
             w.rec("local_fd_gradient", r.fd_rel);
             w.rec("local_directional", r.dir_rel);
             assert!(

@@ -372,7 +372,10 @@ pub fn scalar_checks(
         let cmp = compare(gb, fb).unwrap();
         let scale = fb.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         fd_rel = fd_rel.max(
-            cmp.max_abs / scale.max((noise(h_fd) + trunc) / FD_REL).max(f64::MIN_POSITIVE),
+            cmp.max_abs
+                / scale
+                    .max((noise(h_fd) + trunc) / FD_REL)
+                    .max(f64::MIN_POSITIVE),
         );
         off += len;
     }
