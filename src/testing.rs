@@ -162,3 +162,21 @@ pub fn net_spec(preset: Preset) -> impl Strategy<Value = NetSpec> {
 pub fn any_net_spec() -> impl Strategy<Value = NetSpec> {
     prop::sample::select(Preset::ALL.to_vec()).prop_flat_map(net_spec)
 }
+
+/// The proptest RNG seed: fixed under CI (`CI` set), so that CI replays the same cases on every run and
+/// a pass or a failure there is reproducible; random otherwise, so that local runs keep exploring (a
+/// failure found locally is saved under proptest-regressions/ and then replayed by CI too).
+/// `PROPTEST_RNG_SEED` overrides both.
+pub fn rng_seed() -> proptest::test_runner::RngSeed {
+    use proptest::test_runner::RngSeed;
+    if let Some(s) = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        RngSeed::Fixed(s)
+    } else if std::env::var_os("CI").is_some() {
+        RngSeed::Fixed(0x1a0f_2026)
+    } else {
+        RngSeed::Random
+    }
+}

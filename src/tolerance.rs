@@ -76,6 +76,13 @@ pub fn fast_f32_rel(kappa: f64) -> f64 {
     FAST_F32_REL * (kappa / F32_CANCELLATION).max(1.0)
 }
 
+/// How a cosine's error follows from its two vectors' relative errors r_a, r_b: with u = a/‖a‖, a relative
+/// perturbation r_a moves u by at most r_a to first order (only the part orthogonal to a counts), so
+/// |Δ cos(a, b)| ≤ ‖Δu‖ + ‖Δv‖ ≤ r_a + r_b = 2 × the vectors' relative tolerance. The f32 alignments
+/// (cosines of two gradients, or of two activations) are compared against 2 × [`fast_f32_rel`], with κ
+/// including the cancellation of the alignment's LN surrogate backward (see `tests/fast/common.rs`).
+pub const COSINE_OF_TWO: f64 = 2.0;
+
 /// Gradient alignment (a cosine, compared absolutely) from the B×B Gram identity
 /// `⟨PᵀX, QᵀX⟩ = Σ (PQᵀ)∘(XXᵀ)` in f64: a sum of B² terms, so its rounding is EPS64 × B² (≤ 144 in the
 /// property tests) relative to Σ|terms|, amplified by the cancellation κ_G = Σ|terms| / |result|. κ_G

@@ -1,10 +1,14 @@
 //! One table of cases (condition, shapes, seed) run against every fast backend, the way regex runs one
 //! table against every engine: loss, local losses, logits, z, every task and local gradient, diagnostics.
 
-use super::common::{compare, conditioning, conditions, fast_backends, reports, worst};
+use super::common::{
+    alignment_conditioning, compare, conditioning, conditions, fast_backends, reports, worst,
+};
 use inorm::backend::Backend;
 use inorm::model::{GradReport, NetSpec};
-use inorm::tolerance::{fast_f32_rel, FAST_F32_REL, FAST_F64_GRAM_COS, FAST_F64_REL};
+use inorm::tolerance::{
+    fast_f32_rel, COSINE_OF_TWO, FAST_F32_REL, FAST_F64_GRAM_COS, FAST_F64_REL,
+};
 
 /// The tolerance of quantity `what` (a name from `compare`) of a backend against the reference `want`.
 pub fn tolerance(b: Backend, what: &str, want: &GradReport, spec: &NetSpec) -> f64 {
@@ -15,6 +19,10 @@ pub fn tolerance(b: Backend, what: &str, want: &GradReport, spec: &NetSpec) -> f
             } else {
                 FAST_F64_REL
             }
+        }
+        _ if what.ends_with("alignment") => {
+            let kappa = conditioning(want, spec).max(alignment_conditioning(want));
+            COSINE_OF_TWO * fast_f32_rel(kappa)
         }
         _ => fast_f32_rel(conditioning(want, spec)),
     }

@@ -66,6 +66,7 @@ pub fn prop<S: Strategy>(
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))),
+        rng_seed: ::inorm::testing::rng_seed(),
         ..Config::default()
     });
     let res = runner.run(&strategy, |v| body(v, &worst));
