@@ -290,3 +290,53 @@ pub fn alignment_conditioning(r: &GradReport) -> f64 {
     }
     k
 }
+
+/// Cancellation across the batch of the subtractive-only I-Norm local gradients (SPEC §2.6): with
+/// G_bj = 2λ m_b/(Bn) the same for every unit, ∂/∂W_EI ∝ Σ_b m_b H_S[b,:] and ∂/∂W_IE ∝ Σ_b m_b x_b, sums
+/// whose terms have the signs of the row means m_b (near 0, of either sign, since the subtractive pathway
+/// centers exactly at init). κ = Σ|terms| / |Σ terms| over both, worst layer; 1 for other presets.
+/// `x` is the batch input (B×m, row-major).
+pub fn sub_local_conditioning(r: &GradReport, spec: &NetSpec, params: &ParamSet, x: &[f32]) -> f64 {
+    if spec.preset.hidden_kind() != HiddenKind::INormSub {
+        return 1.0;
+    }
+    let ratio = |terms: &dyn Fn(usize, usize) -> f64, rows: usize, cols: usize| -> f64 {
+        let (mut abs_sum, mut sum_abs) = (0.0f64, 0.0f64);
+        for c in 0..cols {
+            let (mut s, mut a) = (0.0, 0.0);
+            for b in 0..rows {
+                let t = terms(b, c);
+                s += t;
+                a += t.abs();
+            }
+            abs_sum += a;
+            sum_abs += s.abs();
+        }
+        abs_sum / sum_abs.max(1e-300)
+    };
+    let mut worst = 1.0f64;
+    for (i, z) in r.z.iter().enumerate() {
+        let (rows, n) = (z.rows(), z.cols());
+        let input: Vec<f64> = if i == 0 {
+            x.iter().map(|&v| f64::from(v)).collect()
+        } else {
+            r.z[i - 1].data.iter().map(|&v| v.max(0.0)).collect()
+        };
+        let m_in = input.len() / rows;
+        let w_ie = &params[&format!("hidden.{i}.w_ie")];
+        let k = w_ie.rows();
+        let means: Vec<f64> = z
+            .data
+            .chunks(n)
+            .map(|row| row.iter().sum::<f64>() / n as f64)
+            .collect();
+        let h = |b: usize, l: usize| -> f64 {
+            (0..m_in)
+                .map(|c| input[b * m_in + c] * w_ie.data[l * m_in + c])
+                .sum()
+        };
+        worst = worst.max(ratio(&|b, l| means[b] * h(b, l), rows, k));
+        worst = worst.max(ratio(&|b, c| means[b] * input[b * m_in + c], rows, m_in));
+    }
+    worst
+}
