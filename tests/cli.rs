@@ -421,33 +421,16 @@ fn cli_init_then_grads_agree_across_backends() {
     let _ = std::fs::remove_dir_all(&t);
 }
 
-/// A safetensors file laid out by hand (8-byte header length, JSON header, little-endian f64 data).
+/// A safetensors file of `tensors` as f64, laid out by hand by `interop::handmade_safetensors`.
 fn handmade(tensors: &ParamSet) -> Vec<u8> {
-    let mut header = String::from("{");
-    let mut data = Vec::new();
-    for (i, (name, t)) in tensors.iter().enumerate() {
-        let start = data.len();
-        for v in &t.data {
-            data.extend_from_slice(&v.to_le_bytes());
-        }
-        if i > 0 {
-            header.push(',');
-        }
-        let shape: Vec<String> = t.shape.iter().map(|s| s.to_string()).collect();
-        header.push_str(&format!(
-            "\"{name}\":{{\"dtype\":\"F64\",\"shape\":[{}],\"data_offsets\":[{start},{}]}}",
-            shape.join(","),
-            data.len()
-        ));
-    }
-    header.push('}');
-    while header.len() % 8 != 0 {
-        header.push(' ');
-    }
-    let mut out = (header.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&data);
-    out
+    let parts: Vec<(&str, &str, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            let bytes = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name.as_str(), "F64", t.shape.clone(), bytes)
+        })
+        .collect();
+    crate::interop::handmade_safetensors(&parts)
 }
 
 #[test]

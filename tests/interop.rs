@@ -35,7 +35,7 @@ fn batch(dim: usize, b: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
 /// Lays out a safetensors file byte by byte from the format definition (8-byte little-endian header
 /// length, JSON header with dtype/shape/data_offsets, raw little-endian data), independent of the
 /// `safetensors` crate — a stand-in for "a file written by any tool".
-fn handmade_safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn handmade_safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
     let mut header = String::from("{");
     let mut data = Vec::new();
     for (i, (name, dtype, shape, bytes)) in tensors.iter().enumerate() {
