@@ -9,22 +9,10 @@ use ::inorm::model::{GradNorm, GN_EPS, LN_EPS};
 use ::inorm::reference::gradnorm::{gradnorm_backward, gradnorm_forward};
 use ::inorm::reference::layernorm::{ln_backward, ln_backward_terms, ln_forward};
 use ::inorm::reference::{Mat, Vector};
-use ::inorm::testing::{activations, uniform_kind_activations};
 use ::inorm::tolerance::{cancel_rel, ANALYTIC_REL};
 use proptest::prelude::*;
 
-use super::{normals, prop, Worst};
-
-fn case() -> impl Strategy<Value = (Mat, u64)> {
-    (1usize..=3, 1usize..=6)
-        .prop_flat_map(|(b, n)| {
-            prop_oneof![
-                uniform_kind_activations(b, n).prop_map(|(_, z)| z),
-                activations(b, n)
-            ]
-        })
-        .prop_flat_map(|z| (Just(z), any::<u64>()))
-}
+use super::{hard_rows, normals, prop, Worst};
 
 /// Positive pooling weights summing to 1, from the seed (as the lateral ω of SPEC §2.7).
 fn omega(seed: u64, n: usize) -> Vector {
@@ -77,7 +65,7 @@ fn gradnorm_variants_match_spec_formulas() {
     prop(
         "gradnorm_variants_match_spec_formulas",
         256,
-        case(),
+        hard_rows(),
         |(z, seed), w: &Worst| {
             let (bsz, n) = z.shape();
             let gamma = Mat::from_column_slice(bsz, n, &normals(seed, 1, bsz * n));
@@ -119,7 +107,7 @@ fn gradnorm_vs_ln_terms_and_row_sums() {
     prop(
         "gradnorm_vs_ln_terms_and_row_sums",
         256,
-        case(),
+        hard_rows(),
         |(z, seed), w: &Worst| {
             let (bsz, n) = z.shape();
             let nf = n as f64;

@@ -240,12 +240,7 @@ fn inorm_local_loss_gradients() {
             let g = local_loss_grads(&l.x, l.params(), &c, l.lambda);
             prop_assert_eq!(g.loss, local_loss(&c.z, l.lambda));
             let r = l.local_checks(&g, seed);
-            w.rec("fd_gradient", r.fd_rel);
-            prop_assert!(r.fd_rel <= FD_REL, "local FD {:.2e}", r.fd_rel);
-            w.rec("directional", r.dir_rel);
-            prop_assert!(r.dir_rel <= DOT_REL, "local directional {:.2e}", r.dir_rel);
-            w.rec("taylor_rate_deficit", rate_deficit(&r.taylor));
-            prop_assert!(r.taylor_verdict(), "local Taylor {:?}", r.taylor);
+            r.check(w, "local")?;
             // G = ∂L/∂U against FD in U.
             let (bsz, n) = c.z.shape();
             let gu = local_loss_grad_u(&c.z, l.lambda);

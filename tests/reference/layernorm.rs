@@ -11,11 +11,11 @@ use ::inorm::reference::layernorm::{
 };
 use ::inorm::reference::Mat;
 use ::inorm::rng::{SeedRng, Stream};
-use ::inorm::testing::{activations, uniform_kind_activations, SHIFT_MEAN, SHIFT_SPREAD};
+use ::inorm::testing::{SHIFT_MEAN, SHIFT_SPREAD};
 use ::inorm::tolerance::{cancel_rel, fd4_rel, ANALYTIC_REL, DOT_REL};
 use proptest::prelude::*;
 
-use super::{dot_rel, normals, prop, rate_deficit, taylor, Worst};
+use super::{dot_rel, hard_rows, normals, prop, rate_deficit, taylor, Worst};
 
 /// Scale of the terms that Eq. 2 combines for row b of δ: `max_j (|δ_j| + mean|δ| + |y_j|·mean|δ∘y|)/σ`. Where
 /// they cancel (n = 2, where δ̂ is the ε-term alone; rows with v ≫ ε along y) an error relative to the result
@@ -38,17 +38,6 @@ fn term_scale(delta: &Mat, y: &Mat, sigma: f64, b: usize) -> f64 {
 /// `max|z_b|/σ_b`: how much the row's magnitude exceeds its normalization scale.
 fn kappa(z: &[f64], sigma: f64) -> f64 {
     z.iter().fold(0.0f64, |a, v| a.max(v.abs())) / sigma
-}
-
-fn hard_rows() -> impl Strategy<Value = (Mat, u64)> {
-    (1usize..=3, 1usize..=6)
-        .prop_flat_map(|(b, n)| {
-            prop_oneof![
-                uniform_kind_activations(b, n).prop_map(|(_, z)| z),
-                activations(b, n)
-            ]
-        })
-        .prop_flat_map(|z| (Just(z), any::<u64>()))
 }
 
 /// 256 cases: B ≤ 3, n ≤ 6, rows generic / constant / |mean| ≫ std.

@@ -292,6 +292,22 @@ pub struct ScalarChecks {
 }
 
 impl ScalarChecks {
+    /// Records the three errors in `w` and fails the case (naming `what`) if any check fails: FD within
+    /// `FD_REL`, directional within `DOT_REL`, and the Taylor verdict.
+    pub fn check(&self, w: &Worst, what: &str) -> Result<(), TestCaseError> {
+        w.rec("fd_gradient", self.fd_rel);
+        proptest::prop_assert!(self.fd_rel <= FD_REL, "{} FD {:.2e}", what, self.fd_rel);
+        w.rec("directional", self.dir_rel);
+        proptest::prop_assert!(
+            self.dir_rel <= DOT_REL,
+            "{} directional {:.2e}",
+            what,
+            self.dir_rel
+        );
+        w.rec("taylor_rate_deficit", rate_deficit(&self.taylor));
+        proptest::prop_assert!(self.taylor_verdict(), "{} Taylor {:?}", what, self.taylor);
+        Ok(())
+    }
     /// The Taylor verdict: along one of up to 3 unit directions, [`taylor_ok`], or no verdict possible
     /// because the loss is flat along it to within Taylor's noise floor (every zeroth-order remainder below
     /// `TAYLOR_NOISE_FLOOR·|L|`, e.g. a zero gradient with curvature 1e-13 of |L|; the directional test, with
@@ -421,4 +437,21 @@ pub fn scalar_checks(
         taylor,
         taylor_pass,
     }
+}
+
+/// Activation rows of B ≤ 3, n ≤ 6: generic, constant (variance 0) or |mean| ≫ std, with a seed.
+pub fn hard_rows() -> impl Strategy<Value = (Mat, u64)> {
+    (1usize..=3, 1usize..=6)
+        .prop_flat_map(|(b, n)| {
+            proptest::prop_oneof![
+                ::inorm::testing::uniform_kind_activations(b, n).prop_map(|(_, z)| z),
+                ::inorm::testing::activations(b, n)
+            ]
+        })
+        .prop_flat_map(|z| {
+            (
+                proptest::strategy::Just(z),
+                proptest::arbitrary::any::<u64>(),
+            )
+        })
 }
