@@ -231,14 +231,21 @@ struct SweepArgs {
     out: PathBuf,
     #[command(flatten)]
     grid: GridArgs,
+    #[command(flatten)]
+    exec: ExecArgs,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// How a grid is run: parallel runs here, and which shard of it.
+#[derive(clap::Args, Clone)]
+struct ExecArgs {
     /// Parallel runs (default: available cores).
     #[arg(long)]
     jobs: Option<usize>,
     /// Run shard i of N (0-based), e.g. 3/100; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.
     #[arg(long)]
     shard: Option<String>,
-    #[command(flatten)]
-    data: DataArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -257,12 +264,8 @@ struct ReproduceArgs {
     /// Output folder (default results/quick or results/paper).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Parallel runs (default: available cores).
-    #[arg(long)]
-    jobs: Option<usize>,
-    /// Run shard i of N of the grid (then report what is there).
-    #[arg(long)]
-    shard: Option<String>,
+    #[command(flatten)]
+    exec: ExecArgs,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -727,14 +730,14 @@ fn do_sweep(
 
 fn cmd_sweep(a: SweepArgs, show: bool) -> Result<ExitCode> {
     let spec = sweep_spec(&a.grid)?;
-    let shard = Shard::from_arg_or_env(a.shard.as_deref())?;
+    let shard = Shard::from_arg_or_env(a.exec.shard.as_deref())?;
     spec.grid()?;
     let data = get_data(&a.data)?;
     let sm = do_sweep(
         &spec,
         &a.out,
         shard,
-        a.jobs.unwrap_or_else(default_jobs),
+        a.exec.jobs.unwrap_or_else(default_jobs),
         &data,
         show,
     )?;
@@ -810,13 +813,13 @@ fn cmd_reproduce(a: ReproduceArgs, show: bool) -> Result<ExitCode> {
         Scale::Paper => (SweepSpec::new(Preset::ALL.to_vec()), "results/paper"),
     };
     let out = a.out.unwrap_or_else(|| PathBuf::from(default_out));
-    let shard = Shard::from_arg_or_env(a.shard.as_deref())?;
+    let shard = Shard::from_arg_or_env(a.exec.shard.as_deref())?;
     let data = get_data(&a.data)?;
     let sm = do_sweep(
         &spec,
         &out,
         shard,
-        a.jobs.unwrap_or_else(default_jobs),
+        a.exec.jobs.unwrap_or_else(default_jobs),
         &data,
         show,
     )?;
