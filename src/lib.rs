@@ -11,8 +11,8 @@
 //! - one inhibitory unit with fixed random weights can do that centering (Theorem 1).
 //!
 //! Which path to use:
-//! - [`reference`]: the nalgebra f64 oracle, one function per equation, ordered like the paper. It is proven
-//!   against finite differences by `tests/reference`.
+//! - [`reference`](mod@reference): the nalgebra f64 oracle, one function per equation, ordered like the paper.
+//!   It is proven against finite differences by `tests/reference`.
 //! - [`fast`]: the candle path (f32 or f64, CPU or CUDA) that the experiments run on. It is cross-checked
 //!   against the reference by `tests/fast`.
 //!

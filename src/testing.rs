@@ -2,7 +2,7 @@
 //! variant of a layer: general small matrices, activations with the hard cases of normalization (constant
 //! rows where the variance is 0 and ε dominates; rows with |mean| ≫ std, the luminance-shift case where a
 //! one-pass `E[x²] − mean²` cancels; widths n = 1 and 2), Dale-constrained weights with entries exactly 0,
-//! row-stochastic E←I weights, and small networks of every [`Preset`].
+//! row-stochastic E←I weights, and small networks of every [`Preset`](crate::model::Preset).
 //!
 //! Every strategy returns plain f64 nalgebra matrices (batch-major activations, post × pre weights), so
 //! values shrink towards simple cases (0, small widths) when a property fails.
