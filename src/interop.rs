@@ -26,8 +26,12 @@ fn fmt_err(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Writes `path` atomically: a temporary file in the same folder, flushed, then renamed over the target,
-/// so a crash never leaves a half-written file under the final name.
+/// Writes `path` atomically: a uniquely named temporary file (`.<name>.<random>.tmp`) in the same folder,
+/// written and flushed to disk, then renamed over the target, so a crash never leaves a half-written file
+/// under the final name and concurrent writers (threads, processes, SLURM array tasks on other nodes sharing
+/// the folder) never share a temporary file. A temporary file is only ever removed by its own writer (on
+/// failure), or by [`crate::experiment::remove_stale_temp`] once it is older than
+/// [`crate::experiment::STALE_TEMP_AGE`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = path
@@ -39,16 +43,59 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let tmp_path = tmp.path().to_path_buf();
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(&tmp_path, e))?;
+    // On failure the returned error owns the temporary file and removes it when dropped.
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Checks, before any long computation, that `path` can be written: its folder exists or can be created,
+/// a file can be created there, and `path` is not a folder. `what` names the option (e.g. `--out`).
+pub fn check_writable(path: &Path, what: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if path.is_dir() {
+        return Err(Error::invalid(
+            what,
+            format!("{} is a folder; give a file name", path.display()),
+        ));
+    }
+    let fix = "choose a writable location";
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::invalid(
+            what,
+            format!(
+                "cannot create the folder {} for {}: {e}; {fix}",
+                dir.display(),
+                path.display()
+            ),
+        )
+    })?;
+    tempfile::Builder::new()
+        .prefix(".inorm-write-check.")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            Error::invalid(
+                what,
+                format!(
+                    "cannot write {} (folder {}): {e}; {fix}",
+                    path.display(),
+                    dir.display()
+                ),
+            )
+        })?;
+    Ok(())
 }
 
 /// Serializes named tensors to safetensors bytes in the given float type (metadata optional).

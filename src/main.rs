@@ -751,13 +751,19 @@ fn cmd_sweep(a: SweepArgs, show: bool) -> Result<ExitCode> {
 }
 
 fn print_merge(rep: &experiment::MergeReport) {
+    if !rep.manifest {
+        println!(
+            "no sweep.json: the results cannot be checked against a grid or settings (not a complete sweep)"
+        );
+    }
     println!(
-        "{} result(s) for {} expected cell(s); {} missing, {} duplicated, {} unexpected, {} unreadable, {} diverged",
+        "{} result(s) for {} expected cell(s); {} missing, {} duplicated, {} unexpected, {} foreign, {} unreadable, {} diverged",
         rep.found,
         rep.expected,
         rep.missing.len(),
         rep.duplicates.len(),
         rep.unexpected.len(),
+        rep.foreign.len(),
         rep.unreadable.len(),
         rep.diverged.len()
     );
@@ -768,7 +774,10 @@ fn print_merge(rep: &experiment::MergeReport) {
         println!("duplicate: {id} in {}", files.join(", "));
     }
     for u in &rep.unexpected {
-        println!("unexpected: {u}");
+        println!("unexpected (not in the grid, left out): {u}");
+    }
+    for (f, why) in &rep.foreign {
+        println!("foreign (other settings or data, left out): {f}: {why}");
     }
     for (f, e) in &rep.unreadable {
         println!("unreadable: {f}: {e}");
@@ -780,6 +789,14 @@ fn cmd_merge(dir: &Path, strict: bool) -> Result<ExitCode> {
     print_merge(&rep);
     println!("wrote {}", dir.join("merged.json").display());
     if strict && !rep.complete() {
+        if !rep.manifest {
+            eprintln!(
+                "error: {} has no sweep.json, so --strict cannot check the results against a grid and \
+                 settings (merge the --out folder of a sweep)",
+                dir.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
         eprintln!("error: the sweep in {} is incomplete", dir.display());
         return Ok(ExitCode::FAILURE);
     }

@@ -12,7 +12,7 @@ use inorm::interop::{grad_tensors, load_tensors, save_batch, save_model, FileDty
 use inorm::model::{Batch, NetSpec, ParamSet, Preset};
 use inorm::tolerance::{fast_f32_rel, FAST_F64_REL};
 
-fn tmpdir(tag: &str) -> PathBuf {
+pub(crate) fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("inorm-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
@@ -27,7 +27,7 @@ fn gz(path: &Path, bytes: &[u8]) {
 }
 
 /// Writes a tiny Fashion-MNIST-shaped data folder (synthetic images, gzipped IDX).
-fn data_dir(root: &Path) -> PathBuf {
+pub(crate) fn data_dir(root: &Path) -> PathBuf {
     let d = root.join("data");
     std::fs::create_dir_all(&d).unwrap();
     for (stem_i, stem_l, n, seed) in [
@@ -80,7 +80,7 @@ fn fails(args: &[&str]) -> String {
     err
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 

@@ -159,7 +159,8 @@ fn train_run_rejects_bad_settings() {
 use inorm::data::FashionMnist;
 use inorm::experiment::claims::{self, Thresholds};
 use inorm::experiment::{
-    merge, read_result, result_path, run_sweep, runs_dir, Cell, Shard, SweepSpec, WidthRule,
+    merge, merge_and_write, read_result, result_path, run_sweep, runs_dir, Cell, Shard, SweepSpec,
+    WidthRule, STALE_TEMP_AGE,
 };
 use inorm::model::GradNorm;
 use inorm::train::{FinalMetrics, RunResult};
@@ -276,11 +277,22 @@ fn sweep_resumes_after_a_kill_running_only_missing_cells() {
             )
         })
         .collect();
-    // Simulate a kill: two results never written, one half-written temp file left behind.
+    // Simulate a kill: two results never written, one half-written temp file left behind a day ago, and
+    // one temp file another shard is writing right now (which a starting sweep must not touch).
     std::fs::remove_file(result_path(&dir, &grid[1])).unwrap();
     std::fs::remove_file(result_path(&dir, &grid[6])).unwrap();
     let stale = runs_dir(&dir).join(format!(".{}.json.99999.tmp", grid[1].id()));
     std::fs::write(&stale, b"{\"trunc").unwrap();
+    let day_ago =
+        std::time::SystemTime::now() - STALE_TEMP_AGE - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(day_ago)
+        .unwrap();
+    let busy = runs_dir(&dir).join(".ei_eps0_c09_s0.json.aB3xYz.tmp");
+    std::fs::write(&busy, b"{\"being written").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let started = std::sync::Mutex::new(Vec::new());
     let s2 = run_sweep(&spec, &dir, Shard::ALL, 2, &data, &|e| {
@@ -294,6 +306,11 @@ fn sweep_resumes_after_a_kill_running_only_missing_cells() {
     st.sort();
     assert_eq!(st, vec![grid[1].id(), grid[6].id()]);
     assert!(!stale.exists());
+    assert!(
+        busy.exists(),
+        "a starting sweep removed a fresh temp file of another writer"
+    );
+    std::fs::remove_file(&busy).unwrap();
     for (i, c) in grid.iter().enumerate() {
         let p = result_path(&dir, c);
         if i != 1 && i != 6 {
@@ -316,7 +333,11 @@ fn sweep_resumes_after_a_kill_running_only_missing_cells() {
     let mut other = spec.clone();
     other.epochs = 2;
     let e = run_sweep(&other, &dir, Shard::ALL, 1, &data, &|_| {}).unwrap_err();
-    assert!(e.to_string().contains("different settings"), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.contains("different settings") && e.contains("epochs: 1 vs 2"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -346,6 +367,227 @@ fn sweep_shards_fill_one_folder_and_merge_reports_missing_and_duplicates() {
     assert_eq!(rep.unreadable.len(), 1);
     assert_eq!(results.len(), 7);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Copies `from`'s result of `cell` into `to`'s runs/ under `name`.
+fn copy_result(from: &std::path::Path, to: &std::path::Path, cell: &Cell, name: &str) {
+    std::fs::copy(result_path(from, cell), runs_dir(to).join(name)).unwrap();
+}
+
+#[test]
+fn sweep_identity_keeps_results_of_other_settings_and_data_out() {
+    let root = tmpdir("identity");
+    let (a, b, c, d) = (
+        root.join("a"),
+        root.join("b"),
+        root.join("c"),
+        root.join("d"),
+    );
+    let data = tiny_data();
+    let spec = tiny_sweep();
+    let grid = spec.grid().unwrap();
+    run_sweep(&spec, &a, Shard::ALL, 2, &data, &|_| {}).unwrap();
+    let (rep, results) = merge(&a).unwrap();
+    assert!(rep.complete() && results.len() == 8, "{rep:?}");
+    let r0 = read_result(&result_path(&a, &grid[0])).unwrap();
+    let id = r0.data.clone().expect("results record the data used");
+    assert_eq!((id.train.n, id.test.n), (64, 32));
+    assert_eq!(r0.version, env!("CARGO_PKG_VERSION"));
+    // Other settings (epochs), same cell ids.
+    let mut other = spec.clone();
+    other.epochs = 2;
+    run_sweep(&other, &b, Shard::new(0, 4).unwrap(), 1, &data, &|_| {}).unwrap();
+    // Same settings, other data (different images, same sizes).
+    let data2 = FashionMnist {
+        train: synthetic(64, 21),
+        test: synthetic(32, 12),
+        dir: PathBuf::from("<synthetic-2>"),
+    };
+    run_sweep(&spec, &c, Shard::new(0, 4).unwrap(), 1, &data2, &|_| {}).unwrap();
+    // Same settings and data, another grid (ε = 0.25 is not in `spec`).
+    let mut wider = spec.clone();
+    wider.eps = vec![0.25];
+    run_sweep(&wider, &d, Shard::new(0, 4).unwrap(), 1, &data, &|_| {}).unwrap();
+    let gw = wider.grid().unwrap();
+    // A result of other settings under the very name of a cell of `a`: not done, and never overwritten.
+    copy_result(&b, &a, &grid[0], &format!("{}.json", grid[0].id()));
+    let e = run_sweep(&spec, &a, Shard::ALL, 1, &data, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&grid[0].id()) && e.contains("epochs: 1 vs 2") && e.contains("move them"),
+        "{e}"
+    );
+    let (rep, results) = merge(&a).unwrap();
+    assert!(!rep.complete());
+    assert_eq!(rep.missing, vec![grid[0].id()]);
+    assert_eq!(rep.foreign.len(), 1);
+    assert!(rep.foreign[0].1.contains("epochs"), "{:?}", rep.foreign);
+    assert_eq!(results.len(), 7);
+    assert!(results.iter().all(|r| r.config.epochs == 1));
+    // Remove it and resume, then drop in results of other data and of another grid under new names.
+    std::fs::remove_file(result_path(&a, &grid[0])).unwrap();
+    run_sweep(&spec, &a, Shard::ALL, 1, &data, &|_| {}).unwrap();
+    copy_result(&c, &a, &grid[0], "other-data.json");
+    copy_result(&d, &a, &gw[0], "other-grid.json");
+    let (rep, results) = merge(&a).unwrap();
+    assert!(!rep.complete());
+    assert!(
+        rep.missing.is_empty() && rep.duplicates.is_empty(),
+        "{rep:?}"
+    );
+    assert_eq!(rep.unexpected, vec![gw[0].id()]);
+    assert_eq!(rep.foreign.len(), 1, "{:?}", rep.foreign);
+    assert!(
+        rep.foreign[0].0.ends_with("other-data.json") && rep.foreign[0].1.contains("images_md5"),
+        "{:?}",
+        rep.foreign
+    );
+    assert_eq!(
+        results.len(),
+        8,
+        "foreign and unexpected results are never used"
+    );
+    assert!(results.iter().all(|r| r.data.as_ref() == Some(&id)));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn sweep_grids_deduplicate_are_bounded_and_sizes_must_fit_the_data() {
+    let dir = tmpdir("dedup");
+    let data = tiny_data();
+    let mut spec = tiny_sweep();
+    spec.presets = vec![Preset::Ei, Preset::Ei];
+    spec.eps = vec![0.0, -0.0, 0.5, 0.5];
+    spec.configs = vec![1, 1];
+    spec.seeds = vec![3, 3, 3];
+    let g = spec.grid().unwrap();
+    assert_eq!(
+        g.iter().map(|c| c.id()).collect::<Vec<_>>(),
+        vec!["ei_eps0_c01_s3", "ei_eps0.5_c01_s3"]
+    );
+    let sm = run_sweep(&spec, &dir, Shard::ALL, 1, &data, &|_| {}).unwrap();
+    assert_eq!((sm.grid, sm.ran), (2, 2));
+    let (rep, results) = merge(&dir).unwrap();
+    assert!(rep.complete(), "{rep:?}");
+    assert_eq!((rep.expected, rep.found, results.len()), (2, 2, 2));
+    // More cells than MAX_GRID: an error naming the sizes, before anything is allocated for the cells.
+    let mut big = tiny_sweep();
+    big.seeds = (0..600_000).collect();
+    let e = big.grid().unwrap_err().to_string();
+    assert!(e.contains("600000 seeds") && e.contains("1000000"), "{e}");
+    // A training subset larger than the data is an error, not a silently shorter run.
+    let mut too_many = tiny_sweep();
+    too_many.train_size = Some(65);
+    let e = run_sweep(
+        &too_many,
+        &tmpdir("dedup-size"),
+        Shard::ALL,
+        1,
+        &data,
+        &|_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("train-size") && e.contains("only 64"), "{e}");
+    let mut zero = tiny_sweep();
+    zero.epochs = 0;
+    let e = run_sweep(
+        &zero,
+        &tmpdir("dedup-epochs"),
+        Shard::ALL,
+        1,
+        &data,
+        &|_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("epochs") && e.contains("1..="), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn merge_without_a_manifest_is_never_complete_and_writes_a_csv() {
+    let dir = tmpdir("csv");
+    let data = tiny_data();
+    let spec = tiny_sweep();
+    run_sweep(&spec, &dir, Shard::ALL, 2, &data, &|_| {}).unwrap();
+    let (rep, results) = merge_and_write(&dir).unwrap();
+    assert!(rep.complete());
+    let csv = std::fs::read_to_string(dir.join("merged.csv")).unwrap();
+    let rows = parse_csv(&csv);
+    assert_eq!(rows[0], inorm::experiment::gather::CSV_COLUMNS.to_vec());
+    assert_eq!(rows.len(), 1 + results.len());
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let mut cells: Vec<String> = rows[1..]
+        .iter()
+        .map(|r| {
+            assert_eq!(r.len(), rows[0].len());
+            let acc: f64 = r[col("final_test_acc")].parse().unwrap();
+            assert!((0.0..=100.0).contains(&acc));
+            format!(
+                "{}_eps{}_c{:02}_s{}",
+                r[col("condition")],
+                r[col("eps")],
+                r[col("config")].parse::<usize>().unwrap(),
+                r[col("seed")]
+            )
+        })
+        .collect();
+    cells.sort();
+    let mut want: Vec<String> = spec.grid().unwrap().iter().map(|c| c.id()).collect();
+    want.sort();
+    assert_eq!(cells, want);
+    assert_eq!(
+        inorm::experiment::gather::csv_field("a,\"b\"\nc"),
+        "\"a,\"\"b\"\"\nc\""
+    );
+    assert_eq!(
+        parse_csv("x,\"a,\"\"b\"\"\nc\"\n"),
+        vec![vec!["x".to_string(), "a,\"b\"\nc".to_string()]]
+    );
+    std::fs::remove_file(dir.join("sweep.json")).unwrap();
+    let (rep, results) = merge(&dir).unwrap();
+    assert!(!rep.manifest && !rep.complete(), "{rep:?}");
+    assert_eq!(results.len(), 8);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A strict RFC 4180 reader (quoted fields, doubled quotes, line breaks inside quotes); panics on
+/// malformed input.
+fn parse_csv(s: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let (mut row, mut field) = (Vec::new(), String::new());
+    let mut chars = s.chars().peekable();
+    let mut quoted = false;
+    while let Some(ch) = chars.next() {
+        match (quoted, ch) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => {
+                quoted = false;
+                assert!(matches!(chars.peek(), None | Some(',') | Some('\n')), "{s}");
+            }
+            (true, c) => field.push(c),
+            (false, '"') => {
+                assert!(field.is_empty(), "quote inside an unquoted field: {s}");
+                quoted = true;
+            }
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(
+        !quoted && field.is_empty() && row.is_empty(),
+        "unterminated: {s}"
+    );
+    rows
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -379,6 +621,7 @@ fn fake(preset: Preset, eps: f64, config: usize, acc: f64) -> RunResult {
         train_s: 1.0,
         samples_per_s: 1.0,
         started_unix: 0,
+        data: None,
     }
 }
 

@@ -20,5 +20,7 @@ mod interop;
 mod reference;
 /// Rank statistics against SciPy reference values.
 mod stats;
+/// Sweeps under concurrency and faults: shards killed and restarted into one folder lose nothing.
+mod stress;
 /// Theorem 1 (claim C3): unbiasedness, variance and rate of the fixed-random-inhibition mean estimator.
 mod theorem;

@@ -69,6 +69,89 @@ impl Dataset {
     }
 }
 
+/// What identifies the samples a run used: the first `n` samples of a set, by count and content. Two runs
+/// with equal ids saw the same pixels and labels, whatever folder, file name or compression they came from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SubsetId {
+    /// Samples used (the first `n` of the set).
+    pub n: usize,
+    /// Pixels per image.
+    pub dim: usize,
+    /// MD5 (hex) of the `n × dim` pixel bytes used, row-major, as stored in the IDX file after its header.
+    pub images_md5: String,
+    /// MD5 (hex) of the `n` label bytes used.
+    pub labels_md5: String,
+}
+
+/// The data of a run or a sweep: the training and test samples actually used (paper/model.md §7).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DataId {
+    /// The training samples used.
+    pub train: SubsetId,
+    /// The test samples used.
+    pub test: SubsetId,
+}
+
+impl Dataset {
+    /// The [`SubsetId`] of the first `min(n, len())` samples.
+    pub fn subset_id(&self, n: usize) -> SubsetId {
+        use md5::{Digest, Md5};
+        let n = n.min(self.len());
+        let hex = |bytes: &[u8]| {
+            Md5::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let end = (n * self.dim).min(self.images.len());
+        SubsetId {
+            n,
+            dim: self.dim,
+            images_md5: hex(&self.images[..end]),
+            labels_md5: hex(&self.labels[..n]),
+        }
+    }
+}
+
+/// The numbers of training and test samples a run uses: `train_size` / `test_size` when given (each must be
+/// ≥ 1 and at most the set's size: a larger request is an error, never silently shortened), else the whole
+/// set.
+pub fn used_sizes(
+    train_size: Option<usize>,
+    test_size: Option<usize>,
+    train: &Dataset,
+    test: &Dataset,
+) -> Result<(usize, usize)> {
+    let pick = |what: &str, asked: Option<usize>, ds: &Dataset| -> Result<usize> {
+        match asked {
+            None => Ok(ds.len()),
+            Some(0) => Err(Error::invalid(what, "0 (need at least one sample)")),
+            Some(n) if n > ds.len() => Err(Error::invalid(
+                what,
+                format!(
+                    "{n}, but the {} set has only {} samples; use at most {} or leave it out (all samples)",
+                    if what == "train-size" { "training" } else { "test" },
+                    ds.len(),
+                    ds.len()
+                ),
+            )),
+            Some(n) => Ok(n),
+        }
+    };
+    Ok((
+        pick("train-size", train_size, train)?,
+        pick("test-size", test_size, test)?,
+    ))
+}
+
+/// The [`DataId`] of a run using the first `n_train` training and `n_test` test samples.
+pub fn data_id(train: &Dataset, test: &Dataset, n_train: usize, n_test: usize) -> DataId {
+    DataId {
+        train: train.subset_id(n_train),
+        test: test.subset_id(n_test),
+    }
+}
+
 /// The Fashion-MNIST train and test sets and the folder they were loaded from.
 #[derive(Clone, Debug)]
 pub struct FashionMnist {

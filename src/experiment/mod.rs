@@ -5,28 +5,46 @@
 //! Layout of a sweep folder:
 //!
 //! ```text
-//! DIR/sweep.json            the sweep's settings (every shard writes the same one)
+//! DIR/sweep.json            the sweep's settings and identity (the first shard writes it, the others check it)
 //! DIR/runs/<cell>.json      one RunResult per finished run, written atomically
+//! DIR/runs/.<cell>.json.<random>.tmp   a result being written right now (removed only by its writer,
+//!                           or after a day by a starting sweep: see store::STALE_TEMP_AGE)
 //! DIR/models/<cell>.safetensors   final parameters (with --save-models)
-//! DIR/merged.json           written by `inorm merge`: every result, plus missing and duplicate cells
+//! DIR/merged.json           written by `inorm merge`: every result used, plus missing, duplicate,
+//!                           unexpected, foreign and unreadable files
+//! DIR/merged.csv            written by `inorm merge`: one row per result used
 //! DIR/report/               written by `inorm report`: report.md and the SVG figures
 //! ```
+//!
+//! What makes a result belong to a sweep is in [`store`]; merging is in [`gather`].
 
 pub mod claims;
+pub mod gather;
 pub mod plots;
 pub mod report;
+pub mod store;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::backend::Backend;
-use crate::data::FashionMnist;
+use crate::data::{data_id, used_sizes, DataId, FashionMnist};
 use crate::error::{Error, Result};
-use crate::interop::{load_model, save_model, write_atomic, FileDtype};
+use crate::interop::{check_writable, load_model, save_model, FileDtype};
 use crate::model::{paper_config, GradNorm, NetSpec, Preset};
-use crate::train::{train_run, Progress, RunResult, RunStatus, TrainConfig, TrainEval};
+use crate::train::{train_run_with_id, Progress, RunResult, RunStatus, TrainConfig, TrainEval};
+
+pub use gather::{load_results, merge, merge_and_write, results_csv, MergeReport, Unreadable};
+pub use store::{
+    cell_state, foreign_reason, manifest_path, model_path, read_manifest, read_result,
+    remove_stale_temp, remove_stale_temp_older, result_path, runs_dir, write_manifest,
+    write_result, CellState, Manifest, STALE_TEMP_AGE,
+};
+
+/// Most cells a grid may have (the paper's grid has 1,200 per seed; a bound so a typo such as
+/// `--seeds 0..100000000` is an error, not an out-of-memory abort).
+pub const MAX_GRID: usize = 1_000_000;
 
 /// One run of a sweep: which condition, at which ε, with which paper configuration and seed.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -145,8 +163,9 @@ impl SweepSpec {
         }
     }
 
-    /// Every cell, in a fixed order (preset, ε, config, seed). Errors for an unknown config index or a
-    /// negative ε.
+    /// Every cell, in a fixed order (preset, ε, config, seed), each once: repeated values (`--eps 0,0.0`,
+    /// `--seeds 1,1`) count once, and −0 is 0. Errors for an unknown config index, a negative or
+    /// non-finite ε, an empty list, or more than [`MAX_GRID`] cells.
     pub fn grid(&self) -> Result<Vec<Cell>> {
         for &c in &self.configs {
             paper_config(c)?;
@@ -157,11 +176,42 @@ impl SweepSpec {
                 format!("{e} (must be finite and ≥ 0)"),
             ));
         }
-        let mut out = Vec::new();
-        for &preset in &self.presets {
-            for &eps in &self.eps {
-                for &config in &self.configs {
-                    for &seed in &self.seeds {
+        let presets = dedup(&self.presets);
+        let eps = dedup_eps(&self.eps);
+        let configs = dedup(&self.configs);
+        let seeds = dedup(&self.seeds);
+        for (what, n) in [
+            ("nets", presets.len()),
+            ("eps", eps.len()),
+            ("configs", configs.len()),
+            ("seeds", seeds.len()),
+        ] {
+            if n == 0 {
+                return Err(Error::invalid(what, "empty list (give at least one value)"));
+            }
+        }
+        let size = [presets.len(), eps.len(), configs.len(), seeds.len()]
+            .iter()
+            .try_fold(1usize, |a, &n| a.checked_mul(n))
+            .filter(|&n| n <= MAX_GRID);
+        let Some(size) = size else {
+            return Err(Error::invalid(
+                "grid",
+                format!(
+                    "{} nets × {} ε × {} configs × {} seeds is more than {MAX_GRID} cells; split it into \
+                     several sweeps",
+                    presets.len(),
+                    eps.len(),
+                    configs.len(),
+                    seeds.len()
+                ),
+            ));
+        };
+        let mut out = Vec::with_capacity(size);
+        for &preset in &presets {
+            for &eps in &eps {
+                for &config in &configs {
+                    for &seed in &seeds {
                         out.push(Cell {
                             preset,
                             eps,
@@ -175,8 +225,20 @@ impl SweepSpec {
         Ok(out)
     }
 
-    /// The training settings of one cell.
-    pub fn train_config(&self, cell: &Cell) -> Result<TrainConfig> {
+    /// The spec with every list deduplicated (first occurrence kept, −0 as 0), as written to
+    /// `sweep.json`.
+    pub fn normalized(&self) -> SweepSpec {
+        let mut s = self.clone();
+        s.presets = dedup(&s.presets);
+        s.eps = dedup_eps(&s.eps);
+        s.configs = dedup(&s.configs);
+        s.seeds = dedup(&s.seeds);
+        s
+    }
+
+    /// The run settings of one cell, without loading the `--model` file (its path is recorded, its
+    /// checksum is not).
+    pub fn run_config(&self, cell: &Cell) -> Result<TrainConfig> {
         let pc = paper_config(cell.config)?;
         let mut spec = NetSpec::new(cell.preset, self.width.width(pc.width));
         spec.lambda = self.lambda;
@@ -190,12 +252,37 @@ impl SweepSpec {
         c.backend = self.backend;
         c.diag = self.diag;
         c.train_eval = self.train_eval;
+        c.init_model = self.model.as_ref().map(|m| m.display().to_string());
+        Ok(c)
+    }
+
+    /// The training settings of one cell: [`SweepSpec::run_config`] with the `--model` file loaded
+    /// (checked against the cell's preset and width) and its MD5.
+    pub fn train_config(&self, cell: &Cell) -> Result<TrainConfig> {
+        let mut c = self.run_config(cell)?;
         if let Some(m) = &self.model {
             c.initial_params = Some(load_model(m, &c.spec)?);
-            c.init_model = Some(m.display().to_string());
+            c.init_model_md5 = Some(crate::data::fetch::md5_file(m)?);
         }
         Ok(c)
     }
+}
+
+/// `v` without repeated values (compared by `key`), first occurrences in order.
+fn dedup_by<T: Copy, K: std::hash::Hash + Eq>(v: &[T], key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    v.iter().filter(|x| seen.insert(key(x))).copied().collect()
+}
+
+/// `v` without repeated values, first occurrences in order.
+fn dedup<T: Copy + std::hash::Hash + Eq>(v: &[T]) -> Vec<T> {
+    dedup_by(v, |x| *x)
+}
+
+/// ε values without repeats, −0 as 0, first occurrences in order.
+fn dedup_eps(v: &[f64]) -> Vec<f64> {
+    let v: Vec<f64> = v.iter().map(|&e| e + 0.0).collect();
+    dedup_by(&v, |e| e.to_bits())
 }
 
 /// Shard `index` of `count` (0-based): the cells at positions `index, index + count, ...` of the grid.
@@ -303,40 +390,6 @@ impl Shard {
     }
 }
 
-/// `DIR/runs`.
-pub fn runs_dir(dir: &Path) -> PathBuf {
-    dir.join("runs")
-}
-
-/// `DIR/runs/<cell>.json`.
-pub fn result_path(dir: &Path, cell: &Cell) -> PathBuf {
-    runs_dir(dir).join(format!("{}.json", cell.id()))
-}
-
-/// `DIR/models/<cell>.safetensors`.
-pub fn model_path(dir: &Path, cell: &Cell) -> PathBuf {
-    dir.join("models")
-        .join(format!("{}.safetensors", cell.id()))
-}
-
-/// Reads one result file.
-pub fn read_result(path: &Path) -> Result<RunResult> {
-    let s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&s).map_err(|e| Error::Format {
-        path: path.display().to_string(),
-        reason: format!("not a run result: {e}"),
-    })
-}
-
-/// Writes one result file atomically (pretty JSON).
-pub fn write_result(path: &Path, r: &RunResult) -> Result<()> {
-    let s = serde_json::to_string_pretty(r).map_err(|e| Error::Format {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    write_atomic(path, s.as_bytes())
-}
-
 /// What happened to a cell during [`run_sweep`].
 #[derive(Clone, Debug)]
 pub enum SweepEvent {
@@ -368,6 +421,8 @@ pub enum SweepEvent {
         diverged: bool,
         /// Samples per second of its training steps.
         samples_per_s: f64,
+        /// Wall seconds of the run.
+        wall_s: f64,
     },
     /// A cell failed with an error (no result file; it will run again next time).
     Failed {
@@ -387,15 +442,17 @@ pub struct SweepSummary {
     pub grid: usize,
     /// Cells of this shard.
     pub shard: usize,
-    /// Cells skipped because their result file already existed.
+    /// Cells skipped because a result of this sweep already existed.
     pub skipped: usize,
+    /// Cells whose unreadable result file is being replaced (counted in `ran` or `failed` too).
+    pub replaced_unreadable: usize,
     /// Cells run now.
     pub ran: usize,
     /// Of those, diverged.
     pub diverged: usize,
     /// Cells that failed with an error (id and message).
     pub failed: Vec<(String, String)>,
-    /// Stale temporary files removed (from a killed earlier sweep).
+    /// Stale temporary files removed (older than [`STALE_TEMP_AGE`], from a killed earlier sweep).
     pub stale_removed: usize,
     /// Wall seconds.
     pub wall_s: f64,
@@ -403,73 +460,38 @@ pub struct SweepSummary {
     pub mean_samples_per_s: f64,
 }
 
-/// Writes `DIR/sweep.json`, or checks that an existing one holds the same settings (so a resumed sweep or
-/// another shard never mixes runs of different settings into one folder).
-pub fn write_manifest(dir: &Path, spec: &SweepSpec) -> Result<()> {
-    let path = dir.join("sweep.json");
-    if path.exists() {
-        let s = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let old: SweepSpec = serde_json::from_str(&s).map_err(|e| Error::Format {
-            path: path.display().to_string(),
-            reason: format!("not a sweep manifest: {e}"),
-        })?;
-        if &old != spec {
-            return Err(Error::invalid(
-                "out",
-                format!(
-                    "{} already holds a sweep with different settings ({}); use another --out folder \
-                     or the same settings to resume",
-                    dir.display(),
-                    path.display()
-                ),
-            ));
-        }
-        return Ok(());
+/// The [`Manifest`] of `spec` run on `data`: checks the grid and every cell's settings (a `--model` that does
+/// not fit a cell, a `train_size` larger than the data), and computes the data's and the model's checksums.
+pub fn manifest_for(spec: &SweepSpec, data: &FashionMnist) -> Result<Manifest> {
+    let spec = spec.normalized();
+    let grid = spec.grid()?;
+    for c in &grid {
+        spec.train_config(c)?.validate()?;
     }
-    let s = serde_json::to_string_pretty(spec).map_err(|e| Error::Format {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    write_atomic(&path, s.as_bytes())
-}
-
-/// Reads `DIR/sweep.json`.
-pub fn read_manifest(dir: &Path) -> Result<SweepSpec> {
-    let path = dir.join("sweep.json");
-    let s = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&s).map_err(|e| Error::Format {
-        path: path.display().to_string(),
-        reason: format!("not a sweep manifest: {e}"),
+    let (n_train, n_test) = used_sizes(spec.train_size, spec.test_size, &data.train, &data.test)?;
+    let model_md5 = match &spec.model {
+        Some(m) => Some(crate::data::fetch::md5_file(m)?),
+        None => None,
+    };
+    Ok(Manifest {
+        data: data_id(&data.train, &data.test, n_train, n_test),
+        model_md5,
+        inorm_version: env!("CARGO_PKG_VERSION").to_string(),
+        data_dir: data.dir.display().to_string(),
+        spec,
     })
 }
 
-/// Removes temporary files (`.<name>.<pid>.tmp`) left in `DIR/runs` by a killed sweep; returns how many.
-pub fn remove_stale_temp(dir: &Path) -> usize {
-    let Ok(rd) = std::fs::read_dir(runs_dir(dir)) else {
-        return 0;
-    };
-    let mut n = 0;
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(".tmp") && std::fs::remove_file(e.path()).is_ok()
-        {
-            n += 1;
-        }
-    }
-    n
-}
-
-/// Whether `cell` is finished in `dir`: its result file exists, parses and belongs to the cell.
-pub fn is_done(dir: &Path, cell: &Cell) -> bool {
-    read_result(&result_path(dir, cell))
-        .map(|r| Cell::of(&r).id() == cell.id())
-        .unwrap_or(false)
-}
-
 /// Runs this shard's unfinished cells of `spec` into `dir` on `jobs` worker threads (each run
-/// single-threaded inside; call [`crate::fast::set_kernel_threads`] first). Finished cells (a valid
-/// result file) are skipped, so a killed sweep restarts where it stopped. A cell that fails with an error
-/// is reported in the summary and does not stop the others.
+/// single-threaded inside; call [`crate::fast::set_kernel_threads`] first).
+///
+/// Before any run: every cell's settings are checked, `DIR/sweep.json` is written or checked against the
+/// same identity ([`write_manifest`]), the folders are checked to be writable, and temporary files older
+/// than [`STALE_TEMP_AGE`] are removed (younger ones may belong to another shard writing now). Cells with a
+/// result of this sweep are skipped, so a killed sweep restarts where it stopped; a result file of other
+/// settings or data in this shard's cells is an error naming the file and the setting (it is never
+/// overwritten); an unreadable one is replaced. A cell that fails with an error is reported in the summary
+/// and does not stop the others.
 pub fn run_sweep(
     spec: &SweepSpec,
     dir: &Path,
@@ -479,26 +501,57 @@ pub fn run_sweep(
     on_event: &(dyn Fn(SweepEvent) + Sync),
 ) -> Result<SweepSummary> {
     let t0 = std::time::Instant::now();
+    let manifest = manifest_for(spec, data)?;
+    let spec = &manifest.spec;
     let grid = spec.grid()?;
-    // Check every cell's settings before any run starts (e.g. a --model that does not fit).
-    for c in &grid {
-        spec.train_config(c)?.validate()?;
+    check_writable(&runs_dir(dir).join("x.json"), "out")?;
+    if spec.save_models {
+        check_writable(&dir.join("models").join("x.safetensors"), "out")?;
     }
-    std::fs::create_dir_all(runs_dir(dir)).map_err(|e| Error::io(runs_dir(dir), e))?;
-    write_manifest(dir, spec)?;
+    write_manifest(dir, &manifest)?;
     let stale_removed = remove_stale_temp(dir);
     let mine = shard.select(&grid);
-    let todo: Vec<Cell> = mine.iter().filter(|c| !is_done(dir, c)).copied().collect();
+    let mut todo = Vec::new();
+    let mut foreign = Vec::new();
+    let mut replaced_unreadable = 0;
+    for c in &mine {
+        match cell_state(dir, &manifest, c) {
+            CellState::Done => {}
+            CellState::Todo => todo.push(*c),
+            CellState::Unreadable(_) => {
+                replaced_unreadable += 1;
+                todo.push(*c);
+            }
+            CellState::Foreign(why) => {
+                foreign.push(format!("{}: {why}", result_path(dir, c).display()))
+            }
+        }
+    }
+    if !foreign.is_empty() {
+        let n = foreign.len();
+        foreign.truncate(3);
+        return Err(Error::invalid(
+            "out",
+            format!(
+                "{n} result file(s) in {} belong to a sweep with other settings or data, e.g. {}; move them \
+                 out of the folder (or use another --out) and start again",
+                runs_dir(dir).display(),
+                foreign.join(" | ")
+            ),
+        ));
+    }
     let summary = Mutex::new(SweepSummary {
         grid: grid.len(),
         shard: mine.len(),
         skipped: mine.len() - todo.len(),
+        replaced_unreadable,
         stale_removed,
         ..Default::default()
     });
     let sps = Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);
     let jobs = jobs.max(1).min(todo.len().max(1));
+    let manifest = &manifest;
     std::thread::scope(|s| {
         for worker in 0..jobs {
             let (todo, next, summary, sps) = (&todo, &next, &summary, &sps);
@@ -508,11 +561,11 @@ pub fn run_sweep(
                     break;
                 };
                 on_event(SweepEvent::Started { worker, cell });
-                let r = run_cell(spec, dir, &cell, data, &mut |p| {
+                let r = run_cell_of(manifest, dir, &cell, data, &mut |p| {
                     on_event(SweepEvent::Step {
                         worker,
                         progress: p,
-                        epochs: spec.epochs,
+                        epochs: manifest.spec.epochs,
                     })
                 });
                 let mut sm = summary.lock().unwrap_or_else(|e| e.into_inner());
@@ -532,6 +585,7 @@ pub fn run_sweep(
                             test_acc: res.final_metrics.test_acc,
                             diverged,
                             samples_per_s: res.samples_per_s,
+                            wall_s: res.wall_s,
                         });
                     }
                     Err(e) => {
@@ -557,7 +611,8 @@ pub fn run_sweep(
     Ok(sm)
 }
 
-/// Runs one cell and writes its result (and model, with `save_models`).
+/// Runs one cell of `spec` on `data` and writes its result (and model, with `save_models`) into `dir`.
+/// Checks nothing about the folder: [`run_sweep`] is the checked entry point.
 pub fn run_cell(
     spec: &SweepSpec,
     dir: &Path,
@@ -565,9 +620,20 @@ pub fn run_cell(
     data: &FashionMnist,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunResult> {
-    let cfg = spec.train_config(cell)?;
-    let out = train_run(&cfg, &data.train, &data.test, progress)?;
-    if spec.save_models {
+    run_cell_of(&manifest_for(spec, data)?, dir, cell, data, progress)
+}
+
+fn run_cell_of(
+    m: &Manifest,
+    dir: &Path,
+    cell: &Cell,
+    data: &FashionMnist,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunResult> {
+    let cfg = m.spec.train_config(cell)?;
+    let id: &DataId = &m.data;
+    let out = train_run_with_id(&cfg, &data.train, &data.test, Some(id), progress)?;
+    if m.spec.save_models {
         save_model(
             &model_path(dir, cell),
             &cfg.spec,
@@ -577,143 +643,6 @@ pub fn run_cell(
     }
     write_result(&result_path(dir, cell), &out.result)?;
     Ok(out.result)
-}
-
-/// Files that are not readable results, with the reason.
-pub type Unreadable = Vec<(PathBuf, String)>;
-
-/// Every result under `DIR/runs` (recursively, so shard folders copied in as sub-folders count too),
-/// with the file it came from. Unreadable files are returned separately.
-pub fn load_results(dir: &Path) -> Result<(Vec<(PathBuf, RunResult)>, Unreadable)> {
-    let root = runs_dir(dir);
-    if !root.is_dir() {
-        return Err(Error::invalid(
-            "sweep folder",
-            format!(
-                "{} has no runs/ folder (is it the --out folder of a sweep?)",
-                dir.display()
-            ),
-        ));
-    }
-    let mut files = Vec::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
-        for e in rd.flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if p.is_dir() {
-                stack.push(p);
-            } else if name.ends_with(".json") && !name.starts_with('.') {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    let mut ok = Vec::new();
-    let mut bad = Vec::new();
-    for f in files {
-        match read_result(&f) {
-            Ok(r) => ok.push((f, r)),
-            Err(e) => bad.push((f, e.to_string())),
-        }
-    }
-    Ok((ok, bad))
-}
-
-/// What `inorm merge` finds.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct MergeReport {
-    /// Cells of the grid (from `sweep.json`; 0 if there is none).
-    pub expected: usize,
-    /// Distinct cells found.
-    pub found: usize,
-    /// Cells of the grid with no result.
-    pub missing: Vec<String>,
-    /// Cells with more than one result file, with the files.
-    pub duplicates: Vec<(String, Vec<String>)>,
-    /// Results whose cell is not in the grid.
-    pub unexpected: Vec<String>,
-    /// Files that are not readable results, with the reason.
-    pub unreadable: Vec<(String, String)>,
-    /// Diverged runs.
-    pub diverged: Vec<String>,
-}
-
-impl MergeReport {
-    /// True if nothing is missing, duplicated, unexpected or unreadable.
-    pub fn complete(&self) -> bool {
-        self.missing.is_empty()
-            && self.duplicates.is_empty()
-            && self.unexpected.is_empty()
-            && self.unreadable.is_empty()
-    }
-}
-
-/// Merges a sweep folder: checks the results against the grid of `DIR/sweep.json` (if any), reports
-/// missing, duplicate, unexpected and unreadable results, and returns one result per cell (the first file
-/// in path order for duplicates).
-pub fn merge(dir: &Path) -> Result<(MergeReport, Vec<RunResult>)> {
-    let (found, bad) = load_results(dir)?;
-    let grid = if dir.join("sweep.json").exists() {
-        Some(read_manifest(dir)?.grid()?)
-    } else {
-        None
-    };
-    let mut by_cell: BTreeMap<String, Vec<(PathBuf, RunResult)>> = BTreeMap::new();
-    for (p, r) in found {
-        by_cell.entry(Cell::of(&r).id()).or_default().push((p, r));
-    }
-    let mut rep = MergeReport {
-        expected: grid.as_ref().map_or(0, |g| g.len()),
-        found: by_cell.len(),
-        unreadable: bad
-            .into_iter()
-            .map(|(p, e)| (p.display().to_string(), e))
-            .collect(),
-        ..Default::default()
-    };
-    if let Some(g) = &grid {
-        let ids: std::collections::BTreeSet<String> = g.iter().map(|c| c.id()).collect();
-        rep.missing = g
-            .iter()
-            .map(|c| c.id())
-            .filter(|id| !by_cell.contains_key(id))
-            .collect();
-        rep.unexpected = by_cell
-            .keys()
-            .filter(|id| !ids.contains(*id))
-            .cloned()
-            .collect();
-    }
-    let mut results = Vec::new();
-    for (id, mut v) in by_cell {
-        if v.len() > 1 {
-            rep.duplicates.push((
-                id.clone(),
-                v.iter().map(|(p, _)| p.display().to_string()).collect(),
-            ));
-        }
-        let (_, r) = v.swap_remove(0);
-        if r.status == RunStatus::Diverged {
-            rep.diverged.push(id);
-        }
-        results.push(r);
-    }
-    Ok((rep, results))
-}
-
-/// [`merge`] and write `DIR/merged.json` (`{"report": ..., "results": [...]}`).
-pub fn merge_and_write(dir: &Path) -> Result<(MergeReport, Vec<RunResult>)> {
-    let (rep, results) = merge(dir)?;
-    let path = dir.join("merged.json");
-    let v = serde_json::json!({ "report": rep, "results": results });
-    let s = serde_json::to_string(&v).map_err(|e| Error::Format {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    write_atomic(&path, s.as_bytes())?;
-    Ok((rep, results))
 }
 
 /// The quick grid (`inorm reproduce --scale quick`, and the CI claims gate of `tests/claims.rs`): the conditions C4–C16 need, ε ∈ {0, 0.75}, 10 configurations, width 100, a subset of

@@ -127,12 +127,20 @@ pub fn write_report(
     if let Some(m) = merge {
         let _ = writeln!(
             s,
-            "Merge: {} of {} expected cells found; {} missing, {} duplicated, {} unreadable.\n",
+            "Merge: {} of {} expected cells found; {} missing, {} duplicated, {} unreadable; {} unexpected \
+             and {} foreign (other settings or data) result files left out{}.\n",
             m.found,
             m.expected,
             m.missing.len(),
             m.duplicates.len(),
-            m.unreadable.len()
+            m.unreadable.len(),
+            m.unexpected.len(),
+            m.foreign.len(),
+            if m.manifest {
+                ""
+            } else {
+                "; no sweep.json, so nothing was checked against a grid or settings"
+            }
         );
     }
     s.push_str("## Final test accuracy (median over runs, %)\n\n");

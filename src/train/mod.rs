@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use crate::backend::{make_trainer, Backend};
 use crate::data::shift::{epoch_order, shift_rng, shifted_batch};
-use crate::data::Dataset;
+use crate::data::{data_id, used_sizes, DataId, Dataset};
 use crate::error::{Error, Result};
 use crate::init::init_params;
 use crate::model::{Batch, Hyper, NetSpec, ParamSet, Trainer, CLASSES, HIDDEN_LAYERS};
@@ -33,6 +33,9 @@ pub const BATCH: usize = 32;
 pub const EVAL_BATCH: usize = 1000;
 /// Test accuracy (%) assigned to a diverged run: chance level for 10 classes.
 pub const CHANCE_ACC: f64 = 100.0 / CLASSES as f64;
+
+/// Most epochs a run may ask for (the paper uses 50; a bound so a typo cannot start a run that never ends).
+pub const MAX_EPOCHS: usize = 10_000;
 
 /// How the per-epoch training-set accuracy and loss are measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -77,6 +80,9 @@ pub struct TrainConfig {
     /// Where the initial parameters came from (`--model`), for the record; `None` = [`init_params`] from
     /// `seed`.
     pub init_model: Option<String>,
+    /// MD5 (hex) of the `--model` file's bytes: what identifies the initial parameters (the path does not).
+    #[serde(default)]
+    pub init_model_md5: Option<String>,
     /// Initial parameters (overrides initialization from the seed); not serialized.
     #[serde(skip)]
     pub initial_params: Option<ParamSet>,
@@ -101,6 +107,7 @@ impl TrainConfig {
             diag: true,
             train_eval: TrainEval::Full,
             init_model: None,
+            init_model_md5: None,
             initial_params: None,
         }
     }
@@ -111,6 +118,15 @@ impl TrainConfig {
             return Err(Error::invalid(
                 "eps",
                 format!("{} (must be finite and ≥ 0)", self.eps),
+            ));
+        }
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return Err(Error::invalid(
+                "epochs",
+                format!(
+                    "{} (must be in 1..={MAX_EPOCHS}; the paper uses 50)",
+                    self.epochs
+                ),
             ));
         }
         if self.batch_size == 0 {
@@ -325,6 +341,10 @@ pub struct RunResult {
     pub samples_per_s: f64,
     /// Unix time (s) when the run started.
     pub started_unix: u64,
+    /// The training and test samples actually used (count and content checksums); `None` only in results
+    /// written before inorm recorded it.
+    #[serde(default)]
+    pub data: Option<DataId>,
 }
 
 impl RunResult {
@@ -408,12 +428,26 @@ pub fn evaluate_set(
 }
 
 /// Runs one training run (SPEC §6) of `cfg` on `train` / `test`, calling `progress` after every step and
-/// every epoch. Errors only for invalid settings or data; a NaN loss gives a result with status
-/// [`RunStatus::Diverged`].
+/// every epoch. Errors only for invalid settings or data (a `train_size` / `test_size` larger than the set
+/// included); a NaN loss gives a result with status [`RunStatus::Diverged`]. The result records the
+/// [`DataId`] of the samples used.
 pub fn train_run(
     cfg: &TrainConfig,
     train: &Dataset,
     test: &Dataset,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunOutput> {
+    train_run_with_id(cfg, train, test, None, progress)
+}
+
+/// [`train_run`] with the [`DataId`] of `train` / `test` at the run's sizes already computed (a sweep
+/// computes it once for all its runs); `None` computes it here. The caller vouches that `id` belongs to
+/// these sets and sizes.
+pub fn train_run_with_id(
+    cfg: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    id: Option<&DataId>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutput> {
     cfg.validate()?;
@@ -434,8 +468,11 @@ pub fn train_run(
             return Err(Error::invalid(what, "is empty"));
         }
     }
-    let n_train = cfg.train_size.unwrap_or(train.len()).min(train.len());
-    let n_test = cfg.test_size.unwrap_or(test.len()).min(test.len());
+    let (n_train, n_test) = used_sizes(cfg.train_size, cfg.test_size, train, test)?;
+    let data = match id {
+        Some(id) => id.clone(),
+        None => data_id(train, test, n_train, n_test),
+    };
     let params = match &cfg.initial_params {
         Some(p) => p.clone(),
         None => init_params(&cfg.spec, cfg.seed)?,
@@ -591,6 +628,7 @@ pub fn train_run(
             0.0
         },
         started_unix,
+        data: Some(data),
     };
     Ok(RunOutput { result, params })
 }
