@@ -56,6 +56,11 @@ fn sweep(out: &Path, data: &Path, shard: usize) -> Child {
         .expect("start inorm sweep")
 }
 
+/// Whether a sweep's stderr reports a failed cell or an error.
+fn failed(err: &str) -> bool {
+    err.contains("] failed ") || err.contains("error")
+}
+
 /// Waits for `c` (killing it past the deadline) and returns whether it succeeded, with its stderr.
 fn finish(mut c: Child, t0: Instant) -> (bool, String) {
     loop {
@@ -108,7 +113,7 @@ fn stress_concurrent_shards_with_kills_lose_nothing() {
                     let _ = c.wait();
                 }
                 let (ok, err) = finish(sweep(out, d, shard), t0);
-                if !ok || err.contains("failed") {
+                if !ok || failed(&err) {
                     problems
                         .lock()
                         .unwrap()
@@ -118,7 +123,7 @@ fn stress_concurrent_shards_with_kills_lose_nothing() {
                 while finished.load(Ordering::SeqCst) < SHARDS && t0.elapsed() < DEADLINE {
                     restarts.fetch_add(1, Ordering::SeqCst);
                     let (ok, err) = finish(sweep(out, d, shard), t0);
-                    if !ok || err.contains("failed") {
+                    if !ok || failed(&err) {
                         problems
                             .lock()
                             .unwrap()

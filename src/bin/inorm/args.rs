@@ -7,7 +7,7 @@ use clap::ValueEnum;
 use inorm::backend::Backend;
 use inorm::data::{self, FashionMnist};
 use inorm::error::{Error, Result};
-use inorm::experiment::{SweepSpec, WidthRule};
+use inorm::experiment::{SweepSpec, WidthRule, MAX_GRID};
 use inorm::interop::FileDtype;
 use inorm::model::{paper_config, Preset};
 use inorm::train::TrainEval;
@@ -186,9 +186,22 @@ pub(crate) fn parse_list<T: std::str::FromStr + Copy + TryFrom<u64>>(
             None => (false, b),
         };
         let (a, b) = (num(a)?, num(b)?);
-        let end = if incl { b + 1 } else { b };
+        let end = if incl {
+            b.checked_add(1).ok_or_else(bad)?
+        } else {
+            b
+        };
         if end <= a {
             return Err(bad());
+        }
+        if end - a > MAX_GRID as u64 {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "'{s}' has {} values, more than a grid may have ({MAX_GRID} cells); split the sweep",
+                    end - a
+                ),
+            ));
         }
         return (a..end).map(conv).collect();
     }
@@ -242,9 +255,46 @@ pub(crate) fn sweep_spec(g: &GridArgs) -> Result<SweepSpec> {
     s.shuffle = g.run.shuffle;
     s.model = g.run.model.clone();
     s.save_models = g.save_models;
+    let s = s.normalized();
+    s.grid()?;
     Ok(s)
 }
 
 pub(crate) fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Cores available to this process (affinity and cgroup quotas included).
+fn cores() -> usize {
+    default_jobs()
+}
+
+/// `--jobs`: default the cores available; 0 and more than 4 × the cores are errors.
+pub(crate) fn jobs(e: &ExecArgs) -> Result<usize> {
+    let max = 4 * cores();
+    match e.jobs {
+        None => Ok(default_jobs()),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(Error::invalid(
+            "jobs",
+            format!(
+                "{n} (must be in 1..={max}: at least one run, at most 4 × the {} cores available; \
+                 more runs side by side only slow each other down)",
+                cores()
+            ),
+        )),
+    }
+}
+
+/// `--threads`: 1 up to the cores available (more kernel threads than cores never helps, and thousands
+/// of them stall the run).
+pub(crate) fn check_threads(n: usize) -> Result<()> {
+    let max = cores();
+    if (1..=max).contains(&n) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "threads",
+        format!("{n} (must be in 1..={max}, the cores available to this process)"),
+    ))
 }

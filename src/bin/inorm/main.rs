@@ -26,11 +26,12 @@ use commands::{data, grads, init, merge, report, reproduce, sweep, train};
     about = "Inhibitory normalization of error signals: training runs, sweeps, claims and figures"
 )]
 struct Cli {
-    /// No progress bars (they are also hidden when stderr is not a terminal).
+    /// No progress output. (When stderr is not a terminal, e.g. SLURM logs or CI, progress is one plain
+    /// line per finished run or epoch instead of bars.)
     #[arg(long, global = true)]
     quiet: bool,
-    /// Kernel threads per run (candle/rayon); batch-32 steps are fastest with 1, parallelism comes from
-    /// running several runs side by side (--jobs).
+    /// Kernel threads per run (candle/rayon), 1 up to the cores available; batch-32 steps are fastest
+    /// with 1, parallelism comes from running several runs side by side (--jobs).
     #[arg(long, global = true, default_value_t = 1)]
     threads: usize,
     #[command(subcommand)]
@@ -62,9 +63,15 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = args::check_threads(cli.threads) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     // Before any candle operation: the thread pools read these once.
     inorm::fast::set_kernel_threads(cli.threads);
-    let show = !cli.quiet && std::io::stderr().is_terminal();
+    let tty = std::io::stderr().is_terminal();
+    let show = !cli.quiet && tty;
+    progress::set_lines(!cli.quiet && !tty);
     match run(cli.cmd, show) {
         Ok(code) => code,
         Err(e) => {

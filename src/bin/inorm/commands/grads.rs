@@ -41,23 +41,19 @@ pub(crate) struct GradsArgs {
 pub(crate) fn cmd_grads(a: GradsArgs) -> Result<ExitCode> {
     let preset = Preset::parse(&a.net)?;
     let backend = Backend::parse(&a.backend)?;
+    interop::check_writable(&a.out, "out")?;
     let raw = interop::load_tensors(&a.model)?;
-    let w = raw.get("hidden.0.w_ee").ok_or_else(|| Error::BadTensor {
-        name: "hidden.0.w_ee".into(),
-        file: a.model.display().to_string(),
-        preset: preset.name(),
-        reason: "missing (needed to infer the width: expected shape [n, 784])".into(),
-    })?;
-    if w.shape.len() != 2 {
-        return Err(Error::BadTensor {
+    // The width the tensors agree on, so that a wrong-shaped tensor is the one blamed.
+    let width = Some(&raw)
+        .filter(|r| r.contains_key("hidden.0.w_ee"))
+        .and_then(|r| interop::infer_width(preset, r))
+        .ok_or_else(|| Error::BadTensor {
             name: "hidden.0.w_ee".into(),
             file: a.model.display().to_string(),
             preset: preset.name(),
-            reason: format!("expected shape [n, input], got {:?}", w.shape),
-        });
-    }
-    let mut spec = NetSpec::new(preset, w.shape[0]);
-    spec.input = w.shape[1];
+            reason: "missing (needed to infer the width: expected shape [n, 784])".into(),
+        })?;
+    let mut spec = NetSpec::new(preset, width);
     spec.lambda = a.lambda;
     spec.label_smoothing = a.label_smoothing;
     spec.validate()?;
@@ -73,7 +69,7 @@ pub(crate) fn cmd_grads(a: GradsArgs) -> Result<ExitCode> {
         tensors.len(),
         g.loss,
         b.y.len(),
-        w.shape[0],
+        width,
         backend.name()
     );
     Ok(ExitCode::SUCCESS)

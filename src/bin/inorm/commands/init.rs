@@ -34,6 +34,7 @@ pub(crate) struct InitArgs {
 
 pub(crate) fn cmd_init(a: InitArgs) -> Result<ExitCode> {
     let preset = Preset::parse(&a.net)?;
+    interop::check_writable(&a.out, "out")?;
     let mut spec = NetSpec::new(preset, a.width);
     spec.lambda = a.lambda;
     let params = init_params(&spec, a.seed)?;

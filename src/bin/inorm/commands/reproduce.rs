@@ -11,7 +11,7 @@ use inorm::experiment::{self, merge_and_write, report, Shard, SweepSpec};
 use inorm::model::Preset;
 
 use super::merge::print_merge;
-use crate::args::{default_jobs, get_data, DataArgs, ExecArgs};
+use crate::args::{get_data, jobs, DataArgs, ExecArgs};
 use crate::progress::do_sweep;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -45,14 +45,7 @@ pub(crate) fn cmd_reproduce(a: ReproduceArgs, show: bool) -> Result<ExitCode> {
     let out = a.out.unwrap_or_else(|| PathBuf::from(default_out));
     let shard = Shard::from_arg_or_env(a.exec.shard.as_deref())?;
     let data = get_data(&a.data)?;
-    let sm = do_sweep(
-        &spec,
-        &out,
-        shard,
-        a.exec.jobs.unwrap_or_else(default_jobs),
-        &data,
-        show,
-    )?;
+    let sm = do_sweep(&spec, &out, shard, jobs(&a.exec)?, &data, show)?;
     let (rep, results) = merge_and_write(&out)?;
     let rdir = out.join("report");
     let images = data.train.take(16);

@@ -1,9 +1,10 @@
 //! `inorm train`: one training run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use inorm::backend::Backend;
+use inorm::data;
 use inorm::error::{Error, Result};
 use inorm::experiment;
 use inorm::interop::{self, FileDtype};
@@ -11,7 +12,7 @@ use inorm::model::{paper_config, Hyper, NetSpec, Preset};
 use inorm::train::{train_run, Progress, RunStatus, TrainConfig};
 
 use crate::args::{get_data, DataArgs, RunOpts};
-use crate::progress::bar;
+use crate::progress::{bar, lines};
 
 #[derive(clap::Args)]
 pub(crate) struct TrainArgs {
@@ -108,8 +109,9 @@ pub(crate) fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
         cfg.init_model = Some(m.display().to_string());
     }
     cfg.validate()?;
+    check_outputs(a.out.as_deref(), a.save_model.as_deref())?;
     let ds = get_data(&a.data)?;
-    let n_train = cfg.train_size.unwrap_or(ds.train.len()).min(ds.train.len());
+    let (n_train, _) = data::used_sizes(cfg.train_size, cfg.test_size, &ds.train, &ds.test)?;
     let steps = n_train.div_ceil(cfg.batch_size) as u64;
     let pb = bar(
         show,
@@ -126,9 +128,12 @@ pub(crate) fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
             }
         }
         Progress::Epoch { epoch, test_acc } => {
-            pb.println(format!(
-                "epoch {epoch}/{epochs}: test accuracy {test_acc:.2} %"
-            ));
+            let line = format!("epoch {epoch}/{epochs}: test accuracy {test_acc:.2} %");
+            if show {
+                pb.println(line);
+            } else if lines() {
+                eprintln!("{line}");
+            }
         }
     })?;
     pb.finish_and_clear();
@@ -179,4 +184,33 @@ pub(crate) fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
     } else {
         ExitCode::from(3)
     })
+}
+
+/// `--out` and `--save-model` are writable and not the same file, checked before training.
+fn check_outputs(out: Option<&Path>, model: Option<&Path>) -> Result<()> {
+    if let (Some(o), Some(m)) = (out, model) {
+        let same = o == m
+            || matches!((o.canonicalize(), m.canonicalize()), (Ok(a), Ok(b)) if a == b)
+            || (o.file_name() == m.file_name()
+                && matches!(
+                    (o.parent().map(std::fs::canonicalize), m.parent().map(std::fs::canonicalize)),
+                    (Some(Ok(a)), Some(Ok(b))) if a == b
+                ));
+        if same {
+            return Err(Error::invalid(
+                "save-model",
+                format!(
+                    "{} is also the --out result file; give the model another name (e.g. model.safetensors)",
+                    m.display()
+                ),
+            ));
+        }
+    }
+    if let Some(o) = out {
+        interop::check_writable(o, "out")?;
+    }
+    if let Some(m) = model {
+        interop::check_writable(m, "save-model")?;
+    }
+    Ok(())
 }
