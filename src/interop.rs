@@ -242,7 +242,64 @@ pub fn load_model(path: &Path, spec: &NetSpec) -> Result<ParamSet> {
         );
     }
     validate_params(spec, &out, &file)?;
+    for (name, t) in &out {
+        if let Some(i) = t.data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::BadTensor {
+                name: name.clone(),
+                file,
+                preset: spec.preset.name(),
+                reason: format!(
+                    "value {} at {} is not finite; every parameter must be a finite number",
+                    t.data[i],
+                    index_text(&t.shape, i)
+                ),
+            });
+        }
+    }
     Ok(out)
+}
+
+/// The multi-index of flat position `i` in a row-major tensor of `shape`, e.g. `[3, 17]`.
+fn index_text(shape: &[usize], mut i: usize) -> String {
+    let mut idx = vec![0; shape.len()];
+    for (k, &d) in shape.iter().enumerate().rev() {
+        if d > 0 {
+            idx[k] = i % d;
+            i /= d;
+        }
+    }
+    format!("{idx:?}")
+}
+
+/// The hidden width that makes the fewest tensors of `tensors` disagree with the shapes of `preset`
+/// (784 inputs), among the widths the tensors suggest (each tensor's first dimension); ties go to the
+/// width of `hidden.0.w_ee`. A file with one wrong-shaped tensor then gets its error on that tensor, not on
+/// every other one. `None` when no tensor suggests a width.
+pub fn infer_width(preset: crate::model::Preset, tensors: &ParamSet) -> Option<usize> {
+    let mut candidates: Vec<usize> = Vec::new();
+    if let Some(w) = tensors.get("hidden.0.w_ee").and_then(|t| t.shape.first()) {
+        candidates.push(*w);
+    }
+    for t in tensors.values() {
+        if let Some(&d) = t.shape.first() {
+            if d > 0 && !candidates.contains(&d) {
+                candidates.push(d);
+            }
+        }
+    }
+    let mismatches = |w: usize| -> usize {
+        let infos = NetSpec::new(preset, w).param_infos();
+        infos
+            .iter()
+            .filter(|i| tensors.get(&i.name).map(|t| &t.shape) != Some(&i.shape))
+            .count()
+    };
+    candidates
+        .iter()
+        .take(64)
+        .map(|&w| (mismatches(w), w))
+        .min_by_key(|&(m, _)| m)
+        .map(|(_, w)| w)
 }
 
 /// Writes a model (the preset's parameters) to `path`.
@@ -312,6 +369,22 @@ pub fn load_batch(path: &Path, dim: usize) -> Result<BatchFile> {
             ),
         ));
     }
+    let xv = view_values(path, "x", &x)?;
+    if let Some((i, v)) = xv
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && (0.0..=1.0).contains(*v)))
+    {
+        return Err(fmt_err(
+            path,
+            format!(
+                "tensor 'x' value {v} at [{}, {}]: inputs must be finite pixels in [0, 1] (x/255, \
+                 luminance-shifted and clamped, paper/model.md §7)",
+                i / dim,
+                i % dim
+            ),
+        ));
+    }
     let yv = view_values(path, "y", &y)?;
     if let Some((i, v)) = yv
         .iter()
@@ -324,10 +397,7 @@ pub fn load_batch(path: &Path, dim: usize) -> Result<BatchFile> {
         ));
     }
     Ok(BatchFile {
-        x: view_values(path, "x", &x)?
-            .into_iter()
-            .map(|v| v as f32)
-            .collect(),
+        x: xv.into_iter().map(|v| v as f32).collect(),
         y: yv.into_iter().map(|v| v as u8).collect(),
     })
 }

@@ -29,7 +29,7 @@ fn sweep(out: &Path, data: &Path, shard: usize) -> Child {
             "--eps",
             "0,0.75",
             "--configs",
-            "0..10",
+            "0..30",
             "--width",
             "8",
             "--epochs",
@@ -54,6 +54,11 @@ fn sweep(out: &Path, data: &Path, shard: usize) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start inorm sweep")
+}
+
+/// Whether a sweep's stderr reports a failed cell or an error.
+fn failed(err: &str) -> bool {
+    err.contains("] failed ") || err.contains("error")
 }
 
 /// Waits for `c` (killing it past the deadline) and returns whether it succeeded, with its stderr.
@@ -81,7 +86,7 @@ fn finish(mut c: Child, t0: Instant) -> (bool, String) {
     }
 }
 
-/// Three shards of an 80-cell grid into one folder. Each shard is killed with SIGKILL KILLS times at
+/// Three shards of a 240-cell grid into one folder. Each shard is killed with SIGKILL KILLS times at
 /// random moments (ChaCha, fixed seed) and restarted, then run to completion; a shard that is done keeps
 /// restarting (each start checks the folder and cleans up stale temporary files) until every shard is
 /// done, which is when a starting sweep used to delete the temporary files other shards were writing.
@@ -108,7 +113,7 @@ fn stress_concurrent_shards_with_kills_lose_nothing() {
                     let _ = c.wait();
                 }
                 let (ok, err) = finish(sweep(out, d, shard), t0);
-                if !ok || err.contains("failed") {
+                if !ok || failed(&err) {
                     problems
                         .lock()
                         .unwrap()
@@ -118,7 +123,7 @@ fn stress_concurrent_shards_with_kills_lose_nothing() {
                 while finished.load(Ordering::SeqCst) < SHARDS && t0.elapsed() < DEADLINE {
                     restarts.fetch_add(1, Ordering::SeqCst);
                     let (ok, err) = finish(sweep(out, d, shard), t0);
-                    if !ok || err.contains("failed") {
+                    if !ok || failed(&err) {
                         problems
                             .lock()
                             .unwrap()
@@ -146,7 +151,7 @@ fn stress_concurrent_shards_with_kills_lose_nothing() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(
-        stdout.contains("80 result(s) for 80 expected cell(s); 0 missing, 0 duplicated"),
+        stdout.contains("240 result(s) for 240 expected cell(s); 0 missing, 0 duplicated"),
         "{stdout}"
     );
     eprintln!(

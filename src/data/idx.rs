@@ -40,14 +40,41 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Reads a file, gunzipping it if it starts with the gzip magic `1f 8b`.
+/// Most bytes a data file may hold, plain or after decompression (256 MiB; Fashion-MNIST's largest file is
+/// 47,040,016 bytes): a bound so a corrupt or hostile `.gz` (a "gzip bomb") cannot exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Reads a file, gunzipping it if it starts with the gzip magic `1f 8b`; at most [`MAX_FILE_BYTES`].
 ///
-/// A corrupt gzip stream gives [`Error::BadIdx`]; a file that cannot be opened gives [`Error::Io`].
+/// A corrupt gzip stream or a file past the limit gives [`Error::BadIdx`]; a file that cannot be opened
+/// gives [`Error::Io`].
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_maybe_gz_limited(path, MAX_FILE_BYTES)
+}
+
+/// [`read_maybe_gz`] with the limit `max_bytes` (on the file and on its decompressed content).
+pub fn read_maybe_gz_limited(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut raw = Vec::new();
+    f.take(max_bytes + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::io(path, e))?;
+    let too_big = |what: &str| {
+        bad(
+            path,
+            format!(
+                "{what} more than {max_bytes} bytes, the limit for a data file (Fashion-MNIST's largest \
+                 is 47,040,016); is it the right file?"
+            ),
+        )
+    };
+    if raw.len() as u64 > max_bytes {
+        return Err(too_big("holds"));
+    }
     if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(&raw[..])
+            .take(max_bytes + 1)
             .read_to_end(&mut out)
             .map_err(|e| {
                 bad(
@@ -58,6 +85,9 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
                     ),
                 )
             })?;
+        if out.len() as u64 > max_bytes {
+            return Err(too_big("decompresses to"));
+        }
         Ok(out)
     } else {
         Ok(raw)

@@ -393,6 +393,13 @@ impl Shard {
 /// What happened to a cell during [`run_sweep`].
 #[derive(Clone, Debug)]
 pub enum SweepEvent {
+    /// Sent once before any run: how many cells of this shard run now and how many were already done.
+    Planned {
+        /// Cells to run in this call.
+        todo: usize,
+        /// Cells of the shard already done.
+        skipped: usize,
+    },
     /// A worker started a cell.
     Started {
         /// Worker index.
@@ -540,6 +547,10 @@ pub fn run_sweep(
             ),
         ));
     }
+    on_event(SweepEvent::Planned {
+        todo: todo.len(),
+        skipped: mine.len() - todo.len(),
+    });
     let summary = Mutex::new(SweepSummary {
         grid: grid.len(),
         shard: mine.len(),

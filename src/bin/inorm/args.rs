@@ -1,0 +1,300 @@
+//! Arguments several subcommands share, and turning them into library settings.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use inorm::backend::Backend;
+use inorm::data::{self, FashionMnist};
+use inorm::error::{Error, Result};
+use inorm::experiment::{SweepSpec, WidthRule, MAX_GRID};
+use inorm::interop::FileDtype;
+use inorm::model::{paper_config, Preset};
+use inorm::train::TrainEval;
+
+#[derive(clap::Args, Clone)]
+pub(crate) struct DataArgs {
+    /// Fashion-MNIST folder (else $INORM_DATA, else /usr/share/datasets/fashion-mnist, else download).
+    #[arg(long)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Never download; fail when the data is not found.
+    #[arg(long)]
+    pub(crate) offline: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum TrainEvalArg {
+    /// A separate pass over the training subset each epoch (faithful).
+    Full,
+    /// Running mean over the epoch's steps (free).
+    Running,
+}
+
+impl From<TrainEvalArg> for TrainEval {
+    fn from(a: TrainEvalArg) -> TrainEval {
+        match a {
+            TrainEvalArg::Full => TrainEval::Full,
+            TrainEvalArg::Running => TrainEval::Running,
+        }
+    }
+}
+
+/// The per-run options `train` and `sweep` share.
+#[derive(clap::Args, Clone)]
+pub(crate) struct RunOpts {
+    /// reference, fast, fast-f64, fast-cuda, fast-cuda-f64.
+    #[arg(long, default_value = "fast")]
+    pub(crate) backend: String,
+    /// I-Norm local-loss weight λ.
+    #[arg(long, default_value_t = 0.01)]
+    pub(crate) lambda: f64,
+    /// Skip the per-step alignment diagnostics.
+    #[arg(long)]
+    pub(crate) no_diag: bool,
+    /// How training-set accuracy/loss are measured.
+    #[arg(long, value_enum, default_value = "full")]
+    pub(crate) train_eval: TrainEvalArg,
+    /// Shuffle the training set each epoch.
+    #[arg(long)]
+    pub(crate) shuffle: bool,
+    /// Initial model (safetensors) instead of initializing from the seed.
+    #[arg(long)]
+    pub(crate) model: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Clone)]
+pub(crate) struct GridArgs {
+    /// Conditions, comma-separated (default: all ten).
+    #[arg(long)]
+    pub(crate) nets: Option<String>,
+    /// ε values, comma-separated.
+    #[arg(long, default_value = "0,0.25,0.5,0.75")]
+    pub(crate) eps: String,
+    /// Paper configurations: list `0,3,7`, range `0..10` (exclusive) or `0..=9` (inclusive).
+    #[arg(long, default_value = "0..30")]
+    pub(crate) configs: String,
+    /// Seeds: list or range like --configs.
+    #[arg(long, default_value = "0")]
+    pub(crate) seeds: String,
+    /// Epochs per run.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) epochs: usize,
+    /// Cap every run's width at N (min(config width, N)).
+    #[arg(long, conflicts_with = "width")]
+    pub(crate) width_cap: Option<usize>,
+    /// Use width N for every run.
+    #[arg(long)]
+    pub(crate) width: Option<usize>,
+    /// Use the first N training images.
+    #[arg(long)]
+    pub(crate) train_size: Option<usize>,
+    /// Use the first N test images.
+    #[arg(long)]
+    pub(crate) test_size: Option<usize>,
+    #[command(flatten)]
+    pub(crate) run: RunOpts,
+    /// Save every run's final parameters under DIR/models/.
+    #[arg(long)]
+    pub(crate) save_models: bool,
+}
+
+/// How a grid is run: parallel runs here, and which shard of it.
+#[derive(clap::Args, Clone)]
+pub(crate) struct ExecArgs {
+    /// Parallel runs (default: available cores).
+    #[arg(long)]
+    pub(crate) jobs: Option<usize>,
+    /// Run shard i of N (0-based), e.g. 3/100; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.
+    #[arg(long)]
+    pub(crate) shard: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum DtypeArg {
+    F32,
+    F64,
+}
+
+impl From<DtypeArg> for FileDtype {
+    fn from(d: DtypeArg) -> FileDtype {
+        match d {
+            DtypeArg::F32 => FileDtype::F32,
+            DtypeArg::F64 => FileDtype::F64,
+        }
+    }
+}
+
+pub(crate) fn default_fetch_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os(data::ENV_VAR).filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("inorm").join("fashion-mnist")
+}
+
+/// Finds the data (--data-dir, $INORM_DATA, the system folder, the download cache) and loads it;
+/// downloads it when nothing is found and --offline is not given.
+pub(crate) fn get_data(a: &DataArgs) -> Result<FashionMnist> {
+    match data::locate(a.data_dir.as_deref()) {
+        Ok(d) => data::load(&d),
+        Err(e) => {
+            let explicit = a.data_dir.is_some()
+                || std::env::var_os(data::ENV_VAR).is_some_and(|v| !v.is_empty());
+            if explicit {
+                return Err(e);
+            }
+            let cache = default_fetch_dir();
+            if data::missing_files(&cache).is_empty() {
+                return data::load(&cache);
+            }
+            if a.offline {
+                return Err(Error::DataNotFound(format!(
+                    "{e} (--offline given, so nothing is downloaded; also looked in {})",
+                    cache.display()
+                )));
+            }
+            eprintln!(
+                "Fashion-MNIST not found locally; downloading it to {} (use --offline to forbid)",
+                cache.display()
+            );
+            data::fetch::fetch(data::fetch::DEFAULT_BASE_URL, &cache, true)?;
+            data::load(&cache)
+        }
+    }
+}
+
+/// Parses `0,3,7`, `0..10` (exclusive) or `0..=9` (inclusive).
+pub(crate) fn parse_list<T: std::str::FromStr + Copy + TryFrom<u64>>(
+    what: &str,
+    s: &str,
+) -> Result<Vec<T>> {
+    let bad = || {
+        Error::invalid(
+            what,
+            format!("'{s}' (expected a list like 0,3,7 or a range like 0..10 or 0..=9)"),
+        )
+    };
+    let num = |x: &str| -> Result<u64> { x.trim().parse::<u64>().map_err(|_| bad()) };
+    let conv = |x: u64| T::try_from(x).map_err(|_| bad());
+    if let Some((a, b)) = s.split_once("..") {
+        let (incl, b) = match b.strip_prefix('=') {
+            Some(b) => (true, b),
+            None => (false, b),
+        };
+        let (a, b) = (num(a)?, num(b)?);
+        let end = if incl {
+            b.checked_add(1).ok_or_else(bad)?
+        } else {
+            b
+        };
+        if end <= a {
+            return Err(bad());
+        }
+        if end - a > MAX_GRID as u64 {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "'{s}' has {} values, more than a grid may have ({MAX_GRID} cells); split the sweep",
+                    end - a
+                ),
+            ));
+        }
+        return (a..end).map(conv).collect();
+    }
+    s.split(',').map(|x| conv(num(x)?)).collect()
+}
+
+pub(crate) fn parse_eps(s: &str) -> Result<Vec<f64>> {
+    s.split(',')
+        .map(|x| {
+            let v: f64 = x.trim().parse().map_err(|_| {
+                Error::invalid("eps", format!("'{x}' is not a number (e.g. --eps 0,0.75)"))
+            })?;
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::invalid(
+                    "eps",
+                    format!("{v} (must be finite and ≥ 0)"),
+                ));
+            }
+            Ok(v)
+        })
+        .collect()
+}
+
+pub(crate) fn sweep_spec(g: &GridArgs) -> Result<SweepSpec> {
+    let presets = match &g.nets {
+        None => Preset::ALL.to_vec(),
+        Some(s) => s
+            .split(',')
+            .map(|x| Preset::parse(x.trim()))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let mut s = SweepSpec::new(presets);
+    s.eps = parse_eps(&g.eps)?;
+    s.configs = parse_list("configs", &g.configs)?;
+    for &c in &s.configs {
+        paper_config(c)?;
+    }
+    s.seeds = parse_list("seeds", &g.seeds)?;
+    s.epochs = g.epochs;
+    s.width = match (g.width, g.width_cap) {
+        (Some(w), _) => WidthRule::Fixed(w),
+        (None, Some(c)) => WidthRule::Cap(c),
+        _ => WidthRule::Paper,
+    };
+    s.train_size = g.train_size;
+    s.test_size = g.test_size;
+    s.lambda = g.run.lambda;
+    s.backend = Backend::parse(&g.run.backend)?;
+    s.diag = !g.run.no_diag;
+    s.train_eval = g.run.train_eval.into();
+    s.shuffle = g.run.shuffle;
+    s.model = g.run.model.clone();
+    s.save_models = g.save_models;
+    let s = s.normalized();
+    s.grid()?;
+    Ok(s)
+}
+
+pub(crate) fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Cores available to this process (affinity and cgroup quotas included).
+fn cores() -> usize {
+    default_jobs()
+}
+
+/// `--jobs`: default the cores available; 0 and more than 4 × the cores are errors.
+pub(crate) fn jobs(e: &ExecArgs) -> Result<usize> {
+    let max = 4 * cores();
+    match e.jobs {
+        None => Ok(default_jobs()),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(Error::invalid(
+            "jobs",
+            format!(
+                "{n} (must be in 1..={max}: at least one run, at most 4 × the {} cores available; \
+                 more runs side by side only slow each other down)",
+                cores()
+            ),
+        )),
+    }
+}
+
+/// `--threads`: 1 up to the cores available (more kernel threads than cores never helps, and thousands
+/// of them stall the run).
+pub(crate) fn check_threads(n: usize) -> Result<()> {
+    let max = cores();
+    if (1..=max).contains(&n) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "threads",
+        format!("{n} (must be in 1..={max}, the cores available to this process)"),
+    ))
+}
