@@ -9,6 +9,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+mod cmd_bench;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use inorm::backend::{make_trainer, Backend};
@@ -76,6 +78,10 @@ enum Cmd {
     Init(InitArgs),
     /// One forward/backward pass of a model file on a batch file; write loss, logits, z and gradients.
     Grads(GradsArgs),
+    /// Training throughput at the paper's shapes, projected wall time of the protocol, GEMM-peak floor.
+    Bench(cmd_bench::BenchArgs),
+    /// The case table of every condition on a backend (e.g. fast-cuda) against the f64 reference.
+    BackendCheck(cmd_bench::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -246,6 +252,10 @@ struct ExecArgs {
     /// Run shard i of N (0-based), e.g. 3/100; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.
     #[arg(long)]
     shard: Option<String>,
+    /// Train up to K runs of the same condition and width in lockstep in one worker (batched steps; same
+    /// results as single runs); 1 = one run per worker.
+    #[arg(long, default_value_t = 1)]
+    lockstep: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -366,6 +376,8 @@ fn run(cmd: Cmd, show: bool) -> Result<ExitCode> {
         }
         Cmd::Init(a) => cmd_init(a),
         Cmd::Grads(a) => cmd_grads(a),
+        Cmd::Bench(a) => cmd_bench::cmd_bench(a),
+        Cmd::BackendCheck(a) => cmd_bench::cmd_check(a),
     }
 }
 
@@ -630,6 +642,7 @@ fn do_sweep(
     out: &Path,
     shard: Shard,
     jobs: usize,
+    lockstep: usize,
     data: &FashionMnist,
     show: bool,
 ) -> Result<experiment::SweepSummary> {
@@ -704,7 +717,11 @@ fn do_sweep(
     };
     let skipped_before = grid.len();
     let _ = skipped_before;
-    let sm = run_sweep(spec, out, shard, jobs, data, &on_event)?;
+    let sm = if lockstep > 1 {
+        experiment::lockstep::run_sweep_lockstep(spec, out, shard, jobs, lockstep, data, &on_event)?
+    } else {
+        run_sweep(spec, out, shard, jobs, data, &on_event)?
+    };
     for b in &workers {
         b.finish_and_clear();
     }
@@ -738,6 +755,7 @@ fn cmd_sweep(a: SweepArgs, show: bool) -> Result<ExitCode> {
         &a.out,
         shard,
         a.exec.jobs.unwrap_or_else(default_jobs),
+        a.exec.lockstep,
         &data,
         show,
     )?;
@@ -820,6 +838,7 @@ fn cmd_reproduce(a: ReproduceArgs, show: bool) -> Result<ExitCode> {
         &out,
         shard,
         a.exec.jobs.unwrap_or_else(default_jobs),
+        a.exec.lockstep,
         &data,
         show,
     )?;

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod claims;
+pub mod lockstep;
 pub mod plots;
 pub mod report;
 
