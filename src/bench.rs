@@ -20,6 +20,7 @@ use crate::fast::{cuda_device, LockstepNet};
 use crate::init::init_params;
 use crate::model::{Batch, GradNorm, Hyper, NetSpec, Preset, PAPER_CONFIGS};
 use crate::rng::{SeedRng, Stream};
+use crate::train::lockstep::eval_rows;
 use crate::train::EVAL_BATCH;
 
 /// Images per training epoch and per evaluation pass of the paper's protocol.
@@ -250,12 +251,13 @@ fn lockstep_cell(
         }
         Ok(())
     })?;
+    let rows = eval_rows(k, net.device());
     let eval: Vec<_> = (0..k as u64)
-        .map(|i| synthetic(EVAL_BATCH, spec.input, 100 + i))
+        .map(|i| synthetic(rows, spec.input, 100 + i))
         .collect();
     let exs: Vec<&[f32]> = eval.iter().map(|d| d.0.as_slice()).collect();
     let eys: Vec<&[u8]> = eval.iter().map(|d| d.1.as_slice()).collect();
-    let (eval_sps, _) = time_it(opts.seconds, EVAL_BATCH * k, || {
+    let (eval_sps, _) = time_it(opts.seconds, rows * k, || {
         net.evaluate(&exs, &eys)?;
         Ok(())
     })?;

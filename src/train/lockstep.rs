@@ -72,6 +72,19 @@ fn device_of(b: Backend) -> Result<(Device, DType)> {
     }
 }
 
+/// Rows per network of a lockstep evaluation batch: [`EVAL_BATCH`] on a GPU; on the CPU
+/// `max(EVAL_BATCH / K, 32)`, so that the group's batch stays about [`EVAL_BATCH`] rows and its f64
+/// statistics stay in cache (measured: 10 networks × 1000 rows evaluate at 0.5–0.6× the samples/s of one
+/// network × 1000 rows). The chunking changes only the order of f64 sums (the offsets are drawn per sample
+/// in the same order), not the results beyond rounding.
+pub fn eval_rows(k: usize, device: &Device) -> usize {
+    if device.is_cpu() {
+        (EVAL_BATCH / k.max(1)).max(32)
+    } else {
+        EVAL_BATCH
+    }
+}
+
 /// Per-run state of a lockstep group.
 struct Member {
     history: Vec<EpochRecord>,
@@ -101,7 +114,7 @@ fn evaluate_sets(
     let mut bufs = vec![(Vec::new(), Vec::new()); cfgs.len()];
     let mut acc = vec![(0usize, 0.0f64, vec![(0.0, 0.0); HIDDEN_LAYERS]); cfgs.len()];
     let idx: Vec<usize> = (0..n).collect();
-    for chunk in idx.chunks(EVAL_BATCH) {
+    for chunk in idx.chunks(eval_rows(cfgs.len(), net.device())) {
         for (k, c) in cfgs.iter().enumerate() {
             if active[k] {
                 let (x, y) = &mut bufs[k];
