@@ -6,7 +6,7 @@
 #      (inorm backend-check; cases.{json,md});
 #   2. the GPU benchmarks: samples/s per condition at widths 100/500, batch 32/256, K = 1, 10, 100
 #      networks in lockstep, and the projected wall time of the paper's full protocol on one GPU
-#      (inorm bench; bench.{json,md});
+#      (inorm bench; bench-k1-10/ and bench-k100/, each bench.{json,md});
 #   3. summary.md: the machine (nvidia-smi), the binary's libraries, both tables.
 # Budget: under 8 minutes on an H200 (each step has a time limit; a step that runs out is reported).
 #
@@ -62,12 +62,14 @@ if [ "$MODE" = gpu ]; then
   fi
   BACKENDS=fast-cuda,fast-cuda-f64
   BENCH_BACKEND=fast-cuda
-  BENCH_ARGS=(--widths 100,500 --batch 32,256 --k 1,10,100 --seconds 0.4 --jobs 1)
-  CHECK_LIMIT=150; BENCH_LIMIT=300
+  BENCH_COMMON=(--widths 100,500 --batch 32,256 --seconds 0.25 --jobs 1)
+  BENCH_KS=(1,10 100)
+  CHECK_LIMIT=150; BENCH_LIMIT=150
 else
   BACKENDS=fast,fast-f64
   BENCH_BACKEND=fast
-  BENCH_ARGS=(--widths 100 --batch 32 --k 1,10 --seconds 0.3)
+  BENCH_COMMON=(--widths 100 --batch 32 --seconds 0.3)
+  BENCH_KS=(1,10)
   CHECK_LIMIT=300; BENCH_LIMIT=300
 fi
 
@@ -77,10 +79,15 @@ timeout "$CHECK_LIMIT" "$BIN" backend-check --backend "$BACKENDS" --out "$OUT" >
 rc=$?
 if [ $rc -ne 0 ]; then say "case table: exit $rc (124 = ran out of time; 1 = a case failed; see $LOG)"; status=1; fi
 
-say "2/2 benchmarks on $BENCH_BACKEND ${BENCH_ARGS[*]} (limit ${BENCH_LIMIT}s)"
-timeout "$BENCH_LIMIT" "$BIN" bench --backend "$BENCH_BACKEND" "${BENCH_ARGS[@]}" --out "$OUT" >> "$LOG" 2>&1
-rc=$?
-if [ $rc -ne 0 ]; then say "bench: exit $rc (124 = ran out of time; see $LOG)"; status=1; fi
+# One bench call per K list, each with its own time limit and output folder, so that a slow K = 100 cannot
+# take the K = 1, 10 results with it.
+for ks in "${BENCH_KS[@]}"; do
+  say "2/2 benchmarks on $BENCH_BACKEND ${BENCH_COMMON[*]} --k $ks (limit ${BENCH_LIMIT}s)"
+  timeout "$BENCH_LIMIT" "$BIN" bench --backend "$BENCH_BACKEND" "${BENCH_COMMON[@]}" --k "$ks" \
+    --out "$OUT/bench-k${ks//,/-}" >> "$LOG" 2>&1
+  rc=$?
+  if [ $rc -ne 0 ]; then say "bench --k $ks: exit $rc (124 = ran out of time; see $LOG)"; status=1; fi
+done
 
 {
   echo
@@ -90,9 +97,14 @@ if [ $rc -ne 0 ]; then say "bench: exit $rc (124 = ran out of time; see $LOG)"; 
   echo
   echo "## Benchmarks and projection"
   echo
-  cat "$OUT/bench.md" 2>/dev/null || echo "(no benchmark: see device-check.log)"
+  for ks in "${BENCH_KS[@]}"; do
+    echo "### K = $ks"
+    echo
+    cat "$OUT/bench-k${ks//,/-}/bench.md" 2>/dev/null || echo "(no benchmark: see device-check.log)"
+    echo
+  done
   echo
   echo "total: $(( $(date +%s) - t0 )) s, status $status"
 } >> "$OUT/summary.md"
-say "done in $(( $(date +%s) - t0 )) s; results in $OUT (summary.md, cases.*, bench.*)"
+say "done in $(( $(date +%s) - t0 )) s; results in $OUT (summary.md, cases.*, bench-k*/bench.*)"
 exit $status

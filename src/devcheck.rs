@@ -90,10 +90,13 @@ fn rel(a: &HostTensor, b: &HostTensor) -> f64 {
 }
 
 fn worst_of(items: impl IntoIterator<Item = (String, f64)>) -> (String, f64) {
-    items.into_iter().fold(
-        ("none".into(), 0.0),
-        |a, b| if !(b.1 <= a.1) { b } else { a },
-    )
+    items.into_iter().fold(("none".into(), 0.0), |a, b| {
+        if b.1 > a.1 || b.1.is_nan() {
+            b
+        } else {
+            a
+        }
+    })
 }
 
 fn compare_sets(kind: &str, a: &ParamSet, b: &ParamSet) -> Vec<(String, f64)> {

@@ -331,7 +331,8 @@ impl InplaceOp2 for SgdInplace<'_> {
                 let Some(lr) = *lr else { continue };
                 for (p, g) in p.iter_mut().zip(g) {
                     let v = *p - lr * *g;
-                    *p = if clamp && !(v > zero) { zero } else { v };
+                    // max(v, 0) with NaN → 0, as f32::max does; a select, so the loop vectorizes.
+                    *p = if !clamp || v > zero { v } else { zero };
                 }
             }
         }
