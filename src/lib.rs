@@ -27,8 +27,10 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod bench;
 pub mod check;
 pub mod data;
+pub mod devcheck;
 pub mod error;
 pub mod experiment;
 pub mod fast;

@@ -15,6 +15,8 @@ mod experiment;
 mod fast;
 /// Safetensors exchange of models, batches and gradient dumps.
 mod interop;
+/// K networks in lockstep against K single runs, the lockstep sweep, host reads per step, the bench.
+mod lockstep;
 /// Proofs for every backward of the f64 reference: FD Jacobians, dot-product and Taylor tests, LN/GN and
 /// init identities (claims C1, C2), one training step by hand.
 mod reference;

@@ -20,6 +20,7 @@
 
 pub mod claims;
 pub mod gather;
+pub mod lockstep;
 pub mod plots;
 pub mod report;
 pub mod store;
@@ -507,6 +508,37 @@ pub fn run_sweep(
     data: &FashionMnist,
     on_event: &(dyn Fn(SweepEvent) + Sync),
 ) -> Result<SweepSummary> {
+    run_sweep_grouped(spec, dir, shard, jobs, 1, data, on_event)
+}
+
+/// Most networks one worker may step in lockstep (`--lockstep K`).
+pub const MAX_LOCKSTEP: usize = 1024;
+
+/// [`run_sweep`] with up to `lockstep` cells of the same network spec (condition and width) trained in
+/// lockstep by one worker ([`lockstep::lockstep_groups`]; results equal those of single runs). Each cell
+/// still gets its own result file, written when its group finishes; a killed sweep resumes with the cells
+/// that have no result, regrouped. `lockstep = 1` is [`run_sweep`].
+pub fn run_sweep_grouped(
+    spec: &SweepSpec,
+    dir: &Path,
+    shard: Shard,
+    jobs: usize,
+    lockstep: usize,
+    data: &FashionMnist,
+    on_event: &(dyn Fn(SweepEvent) + Sync),
+) -> Result<SweepSummary> {
+    if !(1..=MAX_LOCKSTEP).contains(&lockstep) {
+        return Err(Error::invalid(
+            "lockstep",
+            format!("must be 1..={MAX_LOCKSTEP} networks per worker, got {lockstep}"),
+        ));
+    }
+    if lockstep > 1 && spec.backend == Backend::Reference {
+        return Err(Error::invalid(
+            "lockstep",
+            "the reference backend trains one network at a time (use --lockstep 1 or a fast backend)",
+        ));
+    }
     let t0 = std::time::Instant::now();
     let manifest = manifest_for(spec, data)?;
     let spec = &manifest.spec;
@@ -559,53 +591,69 @@ pub fn run_sweep(
         stale_removed,
         ..Default::default()
     });
+    let groups = lockstep::lockstep_groups(spec, &todo, lockstep)?;
     let sps = Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);
-    let jobs = jobs.max(1).min(todo.len().max(1));
+    let jobs = jobs.max(1).min(groups.len().max(1));
     let manifest = &manifest;
     std::thread::scope(|s| {
         for worker in 0..jobs {
-            let (todo, next, summary, sps) = (&todo, &next, &summary, &sps);
+            let (groups, next, summary, sps) = (&groups, &next, &summary, &sps);
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(cell) = todo.get(i).copied() else {
+                let Some(group) = groups.get(i) else {
                     break;
                 };
-                on_event(SweepEvent::Started { worker, cell });
-                let r = run_cell_of(manifest, dir, &cell, data, &mut |p| {
-                    on_event(SweepEvent::Step {
-                        worker,
-                        progress: p,
-                        epochs: manifest.spec.epochs,
-                    })
+                on_event(SweepEvent::Started {
+                    worker,
+                    cell: group[0],
                 });
+                let mut step = |member: usize, p: Progress| {
+                    if member == 0 {
+                        on_event(SweepEvent::Step {
+                            worker,
+                            progress: p,
+                            epochs: manifest.spec.epochs,
+                        })
+                    }
+                };
+                let r = if group.len() == 1 {
+                    run_cell_of(manifest, dir, &group[0], data, &mut |p| step(0, p))
+                        .map(|r| vec![r])
+                } else {
+                    lockstep::run_group_of(manifest, dir, group, data, &mut step)
+                };
                 let mut sm = summary.lock().unwrap_or_else(|e| e.into_inner());
                 match r {
-                    Ok(res) => {
-                        sm.ran += 1;
-                        let diverged = res.status == RunStatus::Diverged;
-                        if diverged {
-                            sm.diverged += 1;
+                    Ok(results) => {
+                        for (cell, res) in group.iter().zip(&results) {
+                            sm.ran += 1;
+                            let diverged = res.status == RunStatus::Diverged;
+                            if diverged {
+                                sm.diverged += 1;
+                            }
+                            sps.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(res.samples_per_s);
+                            on_event(SweepEvent::Finished {
+                                worker,
+                                cell: *cell,
+                                test_acc: res.final_metrics.test_acc,
+                                diverged,
+                                samples_per_s: res.samples_per_s,
+                                wall_s: res.wall_s,
+                            });
                         }
-                        sps.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(res.samples_per_s);
-                        on_event(SweepEvent::Finished {
-                            worker,
-                            cell,
-                            test_acc: res.final_metrics.test_acc,
-                            diverged,
-                            samples_per_s: res.samples_per_s,
-                            wall_s: res.wall_s,
-                        });
                     }
                     Err(e) => {
-                        sm.failed.push((cell.id(), e.to_string()));
-                        on_event(SweepEvent::Failed {
-                            worker,
-                            cell,
-                            error: e.to_string(),
-                        });
+                        for cell in group {
+                            sm.failed.push((cell.id(), e.to_string()));
+                            on_event(SweepEvent::Failed {
+                                worker,
+                                cell: *cell,
+                                error: e.to_string(),
+                            });
+                        }
                     }
                 }
             });

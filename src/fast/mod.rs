@@ -1,20 +1,25 @@
 //! The fast path: the networks of every condition on candle-core tensors (f32 by default, f64 available),
-//! on the CPU or, with the cargo feature `cuda`, on a GPU. Every backward is written by hand from SPEC §2
-//! with tensor ops (candle's autograd is never used on the training path), and every result is checked
-//! against the f64 oracle in [`crate::reference`] by the test suite.
+//! on the CPU or, with the cargo feature `cuda`, on a GPU. Every backward is written by hand from
+//! paper/model.md §2 with tensor ops (candle's autograd is never used on the training path), and every
+//! result is checked against the f64 oracle in [`crate::reference`] by the test suite. Every tensor is a
+//! stack of K networks ([`LockstepNet`], trained in lockstep); [`FastNet`] is the K = 1 case.
 //!
-//! | SPEC | what | where |
+//! | paper/model.md | what | where |
 //! |---|---|---|
-//! | §2.1–2.6 | layers, local losses, detach map | [`net::FastNet`] |
+//! | §2.1–2.6 | layers, local losses, detach map | [`net::LockstepNet`] |
 //! | §2.3, §2.7 | LayerNorm backward, GradNorm | [`ops::ln_backward`], [`ops::gradnorm_backward`] |
-//! | §4 | cross-entropy with label smoothing | [`ops::cross_entropy_host`] |
+//! | §4 | cross-entropy with label smoothing (on the device, f64) | [`ops::cross_entropy`] |
 //! | §6.1 | SGD groups, Dale clamp (fused, in place on the CPU) | [`ops::sgd_update`] |
-//! | §8 | alignment (Gram-matrix cosine), moments | [`ops::gram_cosine`], [`ops::RowStats`] |
+//! | §8 | alignment (Gram-matrix cosine), moments | [`ops::gram_cosines`], [`ops::RowStats`] |
 
 pub mod net;
 pub mod ops;
+pub mod single;
 
-pub use net::FastNet;
+pub use net::LockstepNet;
+pub use ops::host_reads;
+pub(crate) use single::backend_info;
+pub use single::FastNet;
 
 use candle_core::{Device, DeviceLocation};
 

@@ -1,76 +1,101 @@
 //! The building blocks of the fast path written with candle tensor ops and an explicit (hand-derived)
 //! backward: per-sample row statistics accumulated in f64 (two-pass variance), LayerNorm forward and its
-//! Eq. 2 backward (SPEC §2.3), the GradNorm variants (§2.7), the I-Norm local-loss error (§2.5), the
-//! cross-entropy with label smoothing (§4, on the host in f64), the fused SGD + Dale-clamp update (§6.1)
-//! and the cheap cosine of two weight gradients through B×B Gram matrices (§8.2). No autograd anywhere.
+//! Eq. 2 backward (paper/model.md §2.3), the GradNorm variants (§2.7), the I-Norm local-loss error (§2.5), the
+//! cross-entropy with label smoothing (§4, in f64), the fused SGD + Dale-clamp update (§6.1) and the cheap
+//! cosine of two weight gradients through B×B Gram matrices (§8.2). No autograd anywhere.
+//!
+//! **Shapes.** Every op works on a stack of K networks (lockstep, [`super::LockstepNet`]): activations are
+//! `K×B×n`, weights `K×post×pre`, per-sample scalars `K×B×1` and per-network scalars `K×1×1`; a rank-2
+//! `B×n` tensor works as well. Rows are the last dimension; nothing reduces across networks, so a diverging
+//! network cannot disturb the others. **No host round trip**: per-sample statistics stay on the device as
+//! f64 columns; only [`host_f64`] reads values back (see [`host_reads`]).
 
-use candle_core::{CpuStorage, DType, Device, InplaceOp2, Layout, Tensor};
+use std::cell::Cell;
+
+use candle_core::{CpuStorage, DType, InplaceOp2, Layout, Tensor, D};
 
 use crate::error::{Error, Result};
 use crate::model::{GradNorm, GN_EPS};
 
-/// A column of per-sample scalars (B×1) on `device` in `dtype`, from host f64 values.
-pub fn column(values: &[f64], dtype: DType, device: &Device) -> Result<Tensor> {
-    Ok(Tensor::from_slice(values, (values.len(), 1), device)?.to_dtype(dtype)?)
+thread_local! {
+    static HOST_READS: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Row sums of a B×n tensor accumulated in f64, returned on the host (length B).
-pub fn row_sums64(t: &Tensor) -> Result<Vec<f64>> {
-    let s = t.to_dtype(DType::F64)?.sum_keepdim(1)?;
-    Ok(s.flatten_all()?.to_vec1::<f64>()?)
+/// The number of device-to-host reads the fast path has made on this thread ([`host_f64`] is the only
+/// place that reads values back). Tests count the reads of one training step with it.
+pub fn host_reads() -> usize {
+    HOST_READS.with(Cell::get)
 }
 
-/// Per-sample (row) statistics of a B×n tensor over units, accumulated in f64, two-pass
-/// (`pvar = mean((z − mean z)²)`, never `E[z²] − mean²`).
+/// Reads `t` back to the host as f64, row-major (the only device-to-host read of the fast path).
+pub fn host_f64(t: &Tensor) -> Result<Vec<f64>> {
+    HOST_READS.with(|c| c.set(c.get() + 1));
+    Ok(t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?)
+}
+
+/// Row sums over the last dimension, accumulated in f64 (`…×1`, f64).
+pub fn row_sums64(t: &Tensor) -> Result<Tensor> {
+    Ok(t.to_dtype(DType::F64)?.sum_keepdim(D::Minus1)?)
+}
+
+/// Row means over the last dimension, accumulated in f64 (`…×1`, f64).
+pub fn row_means64(t: &Tensor) -> Result<Tensor> {
+    let n = t.dim(D::Minus1)? as f64;
+    Ok(row_sums64(t)?.affine(1.0 / n, 0.0)?)
+}
+
+/// Per-sample (row) statistics of a `…×B×n` tensor over units, accumulated in f64, two-pass
+/// (`pvar = mean((z − mean z)²)`, never `E[z²] − mean²`), kept on the device.
 #[derive(Clone, Debug)]
 pub struct RowStats {
     /// Number of units n.
     pub n: usize,
-    /// Per-row mean (host, length B).
-    pub mean: Vec<f64>,
-    /// Per-row population variance (host, length B).
-    pub var: Vec<f64>,
-    /// `z − mean(z)` in f64 (B×n), kept for normalization without re-centering in low precision.
+    /// Per-row mean (`…×B×1`, f64).
+    pub mean: Tensor,
+    /// Per-row population variance (`…×B×1`, f64).
+    pub var: Tensor,
+    /// `z − mean(z)` in f64 (`…×B×n`), kept for normalization without re-centering in low precision.
     pub centered: Tensor,
 }
 
 impl RowStats {
-    /// Statistics of `z` (B×n, any float dtype).
+    /// Statistics of `z` (any float dtype).
     pub fn of(z: &Tensor) -> Result<RowStats> {
-        let n = z.dim(1)?;
+        let n = z.dim(D::Minus1)?;
         let z64 = z.to_dtype(DType::F64)?;
-        let mean_t = z64.sum_keepdim(1)?.affine(1.0 / n as f64, 0.0)?;
-        let centered = z64.broadcast_sub(&mean_t)?;
+        let mean = z64.sum_keepdim(D::Minus1)?.affine(1.0 / n as f64, 0.0)?;
+        let centered = z64.broadcast_sub(&mean)?;
         let var = centered
             .sqr()?
-            .sum_keepdim(1)?
+            .sum_keepdim(D::Minus1)?
             .affine(1.0 / n as f64, 0.0)?;
         Ok(RowStats {
             n,
-            mean: mean_t.flatten_all()?.to_vec1::<f64>()?,
-            var: var.flatten_all()?.to_vec1::<f64>()?,
+            mean,
+            var,
             centered,
         })
     }
 
-    /// `1/sqrt(var + eps)` per row (host).
-    pub fn inv_std(&self, eps: f64) -> Vec<f64> {
-        self.var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect()
+    /// `1/sqrt(var + eps)` per row (`…×B×1`, f64).
+    pub fn inv_std(&self, eps: f64) -> Result<Tensor> {
+        Ok(self.var.affine(1.0, eps)?.sqrt()?.recip()?)
     }
 
-    /// `(z − mean z)/sqrt(var + eps)` in `dtype` (B×n): LayerNorm forward without affine, or GradNorm's ŷ.
+    /// `(z − mean z)/sqrt(var + eps)` in `dtype`: LayerNorm forward without affine, or GradNorm's ŷ.
     pub fn normalized(&self, eps: f64, dtype: DType) -> Result<Tensor> {
-        let inv = column(&self.inv_std(eps), DType::F64, self.centered.device())?;
-        Ok(self.centered.broadcast_mul(&inv)?.to_dtype(dtype)?)
+        Ok(self
+            .centered
+            .broadcast_mul(&self.inv_std(eps)?)?
+            .to_dtype(dtype)?)
     }
 
-    /// Batch means of the row means and row variances (SPEC §8.3 moments).
-    pub fn moments(&self) -> (f64, f64) {
-        let b = self.mean.len() as f64;
-        (
-            self.mean.iter().sum::<f64>() / b,
-            self.var.iter().sum::<f64>() / b,
-        )
+    /// Batch means of the row means and row variances (paper/model.md §8.3 moments): `…×1×2` (μ̄, v̄), f64.
+    pub fn moments(&self) -> Result<Tensor> {
+        let b = self.mean.dim(D::Minus2)? as f64;
+        let m = self.mean.sum_keepdim(D::Minus2)?.affine(1.0 / b, 0.0)?;
+        let v = self.var.sum_keepdim(D::Minus2)?.affine(1.0 / b, 0.0)?;
+        Ok(Tensor::cat(&[m, v], D::Minus1)?)
     }
 }
 
@@ -79,35 +104,32 @@ pub fn positive_mask(t: &Tensor) -> Result<Tensor> {
     Ok(t.gt(0.0)?.to_dtype(t.dtype())?)
 }
 
-/// `t − c·1ᵀ` for per-row host scalars c.
-fn sub_rows(t: &Tensor, c: &[f64]) -> Result<Tensor> {
-    Ok(t.broadcast_sub(&column(c, t.dtype(), t.device())?)?)
+/// `t − c·1ᵀ` for a column `c` (`…×1`, any float dtype; cast to `t`'s).
+pub fn sub_rows(t: &Tensor, c: &Tensor) -> Result<Tensor> {
+    Ok(t.broadcast_sub(&c.to_dtype(t.dtype())?)?)
 }
 
-/// `t ⊙ c` row-wise for per-row host scalars c.
-fn scale_rows(t: &Tensor, c: &[f64]) -> Result<Tensor> {
-    Ok(t.broadcast_mul(&column(c, t.dtype(), t.device())?)?)
+/// `t ⊙ c` row-wise for a column `c` (`…×1`; cast to `t`'s dtype).
+pub fn scale_rows(t: &Tensor, c: &Tensor) -> Result<Tensor> {
+    Ok(t.broadcast_mul(&c.to_dtype(t.dtype())?)?)
 }
 
-/// `⟨a_b, c_b⟩/n` per row, products in the tensors' dtype, sums in f64.
-fn row_dot_mean(a: &Tensor, c: &Tensor) -> Result<Vec<f64>> {
-    let n = a.dim(1)? as f64;
-    Ok(row_sums64(&a.mul(c)?)?.into_iter().map(|s| s / n).collect())
+/// `⟨a_b, c_b⟩/n` per row, products in the tensors' dtype, sums in f64 (`…×1`, f64).
+fn row_dot_mean(a: &Tensor, c: &Tensor) -> Result<Tensor> {
+    row_means64(&a.mul(c)?)
 }
 
-/// LayerNorm backward (Eq. 2): `δ̂ = (1/σ)(δ − mean(δ)1 − y·mean(δ∘y))` for upstream `δ = ∂L/∂y` (B×n),
-/// normalized output `y` and per-row `inv_sigma = 1/σ` (host). Exact gradient of LN forward.
-pub fn ln_backward(delta: &Tensor, y: &Tensor, inv_sigma: &[f64]) -> Result<Tensor> {
-    let n = delta.dim(1)? as f64;
-    let mean_d: Vec<f64> = row_sums64(delta)?.into_iter().map(|s| s / n).collect();
-    let mean_dy = row_dot_mean(delta, y)?;
-    let centered = sub_rows(delta, &mean_d)?;
-    let decor = scale_rows(y, &mean_dy)?;
+/// LayerNorm backward (Eq. 2): `δ̂ = (1/σ)(δ − mean(δ)1 − y·mean(δ∘y))` for upstream `δ = ∂L/∂y`,
+/// normalized output `y` and the column `inv_sigma = 1/σ` (f64). Exact gradient of LN forward.
+pub fn ln_backward(delta: &Tensor, y: &Tensor, inv_sigma: &Tensor) -> Result<Tensor> {
+    let centered = sub_rows(delta, &row_means64(delta)?)?;
+    let decor = scale_rows(y, &row_dot_mean(delta, y)?)?;
     scale_rows(&centered.sub(&decor)?, inv_sigma)
 }
 
-/// GradNorm backward (SPEC §2.7) of upstream `γ` (B×n) for forward input `z` with row statistics `zs`.
-/// `lateral` is ω as an n×1 column (lateral variant only). The forward is the identity.
+/// GradNorm backward (paper/model.md §2.7) of upstream `γ` for forward input `z` with row statistics `zs`.
+/// `lateral` is ω as an `n×1` column (`K×n×1` in lockstep; lateral variant only). The forward is the
+/// identity.
 pub fn gradnorm_backward(
     variant: GradNorm,
     gamma: &Tensor,
@@ -116,17 +138,14 @@ pub fn gradnorm_backward(
     lateral: Option<&Tensor>,
     eq2_exact: bool,
 ) -> Result<Tensor> {
-    let n = zs.n as f64;
-    let mean_g =
-        || -> Result<Vec<f64>> { Ok(row_sums64(gamma)?.into_iter().map(|s| s / n).collect()) };
     Ok(match variant {
         GradNorm::Off => gamma.clone(),
-        GradNorm::Center => sub_rows(gamma, &mean_g()?)?,
-        GradNorm::Scale => scale_rows(gamma, &zs.inv_std(GN_EPS))?,
+        GradNorm::Center => sub_rows(gamma, &row_means64(gamma)?)?,
+        GradNorm::Scale => scale_rows(gamma, &zs.inv_std(GN_EPS)?)?,
         GradNorm::Decorrelate => gamma.sub(&scale_rows(z, &row_dot_mean(gamma, z)?)?)?,
         GradNorm::Full => {
-            let inv_s = zs.inv_std(GN_EPS);
-            let centered = sub_rows(gamma, &mean_g()?)?;
+            let inv_s = zs.inv_std(GN_EPS)?;
+            let centered = sub_rows(gamma, &row_means64(gamma)?)?;
             let decor = if eq2_exact {
                 let y_hat = zs.normalized(GN_EPS, z.dtype())?;
                 scale_rows(&y_hat, &row_dot_mean(gamma, &y_hat)?)?
@@ -147,113 +166,135 @@ pub fn gradnorm_backward(
     })
 }
 
-/// `∂L_loc/∂U` of the I-Norm local loss (SPEC §2.5),
+/// `∂L_loc/∂U` of the I-Norm local loss (paper/model.md §2.5),
 /// `G_bj = (2λ/(Bn))·[m_b + 2(v_b − 1)(U_bj − m_b)]`, built from the f64 centered U, cast to `dtype`;
-/// returns (G, loss).
-pub fn local_loss_grad(us: &RowStats, lambda: f64, dtype: DType) -> Result<(Tensor, f64)> {
-    let bsz = us.mean.len();
+/// returns (G, loss per network `…×1×1` f64, `λ·mean_b[m_b² + (v_b − 1)²]`).
+pub fn local_loss_grad(us: &RowStats, lambda: f64, dtype: DType) -> Result<(Tensor, Tensor)> {
+    let bsz = us.mean.dim(D::Minus2)?;
     let coef = 2.0 * lambda / (bsz * us.n) as f64;
-    let slope: Vec<f64> = us.var.iter().map(|v| coef * 2.0 * (v - 1.0)).collect();
-    let offset: Vec<f64> = us.mean.iter().map(|m| coef * m).collect();
-    let dev = us.centered.device();
+    let slope = us.var.affine(2.0 * coef, -2.0 * coef)?;
+    let offset = us.mean.affine(coef, 0.0)?;
     let g = us
         .centered
-        .broadcast_mul(&column(&slope, DType::F64, dev)?)?
-        .broadcast_add(&column(&offset, DType::F64, dev)?)?
+        .broadcast_mul(&slope)?
+        .broadcast_add(&offset)?
         .to_dtype(dtype)?;
-    let loss = lambda
-        * us.mean
-            .iter()
-            .zip(&us.var)
-            .map(|(m, v)| m * m + (v - 1.0) * (v - 1.0))
-            .sum::<f64>()
-        / bsz as f64;
+    let loss = us
+        .mean
+        .sqr()?
+        .add(&us.var.affine(1.0, -1.0)?.sqr()?)?
+        .sum_keepdim(D::Minus2)?
+        .affine(lambda / bsz as f64, 0.0)?;
     Ok((g, loss))
 }
 
-/// Cross-entropy with label smoothing (SPEC §4), on the host in f64 from the logits (B×C).
-#[derive(Clone, Debug, PartialEq)]
-pub struct HostCe {
-    /// Per-sample losses.
-    pub per_sample: Vec<f64>,
-    /// `(p − t)/B`, row-major B×C.
-    pub grad: Vec<f64>,
-    /// Correct argmax predictions (first maximum on ties).
-    pub correct: usize,
+/// Cross-entropy with label smoothing (paper/model.md §4) of a stack of batches, on the device in f64.
+#[derive(Clone, Debug)]
+pub struct Ce {
+    /// `(p − t)/B` in the logits' dtype (`…×B×C`).
+    pub grad: Tensor,
+    /// Sum over the batch of the per-sample losses (`…×1×1`, f64).
+    pub loss_sum: Tensor,
+    /// Correct argmax predictions, first maximum on ties (`…×1×1`, f64).
+    pub correct: Tensor,
 }
 
-/// Cross-entropy of `logits` (B×C, row-major f64) against `y`, log-softmax as `o − logsumexp(o)`.
-pub fn cross_entropy_host(logits: &[f64], classes: usize, y: &[u8], smoothing: f64) -> HostCe {
-    let bsz = y.len();
-    let mut per_sample = Vec::with_capacity(bsz);
-    let mut grad = vec![0.0; bsz * classes];
-    let mut correct = 0;
-    for (b, &label) in y.iter().enumerate() {
-        let row = &logits[b * classes..(b + 1) * classes];
-        let mx = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let lse = row.iter().map(|v| (v - mx).exp()).sum::<f64>().ln() + mx;
-        let mut loss = 0.0;
-        let mut best = (0, f64::NEG_INFINITY);
-        for (c, &o) in row.iter().enumerate() {
-            let t = (1.0 - smoothing) * f64::from(u8::from(c == label as usize))
-                + smoothing / classes as f64;
-            let lp = o - lse;
-            loss -= t * lp;
-            grad[b * classes + c] = (lp.exp() - t) / bsz as f64;
-            if o > best.1 {
-                best = (c, o);
-            }
-        }
-        if best.0 == label as usize {
-            correct += 1;
-        }
-        per_sample.push(loss);
-    }
-    HostCe {
-        per_sample,
+/// Cross-entropy of `logits` (`…×B×C`) against the smoothed one-hot `targets` (same shape, f64) and the
+/// `labels` (`…×B×1`, u32); log-softmax as `o − logsumexp(o)`, in f64.
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor, labels: &Tensor) -> Result<Ce> {
+    let bsz = logits.dim(D::Minus2)? as f64;
+    let o = logits.to_dtype(DType::F64)?;
+    let mx = o.max_keepdim(D::Minus1)?;
+    let shifted = o.broadcast_sub(&mx)?;
+    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
+    let lp = shifted.broadcast_sub(&lse)?;
+    let grad = lp
+        .exp()?
+        .sub(targets)?
+        .affine(1.0 / bsz, 0.0)?
+        .to_dtype(logits.dtype())?;
+    let loss_sum = targets
+        .mul(&lp)?
+        .sum_keepdim(D::Minus1)?
+        .sum_keepdim(D::Minus2)?
+        .neg()?;
+    let correct = o
+        .argmax_keepdim(D::Minus1)?
+        .eq(labels)?
+        .to_dtype(DType::F64)?
+        .sum_keepdim(D::Minus2)?;
+    Ok(Ce {
         grad,
+        loss_sum,
         correct,
-    }
+    })
 }
 
-/// `Σ_ab A_ab C_ab` accumulated in f64.
-fn frobenius64(a: &Tensor, c: &Tensor) -> Result<f64> {
+/// `Σ_ab A_ab C_ab` per network, accumulated in f64 (`K×1×1` for `K×B×B` inputs).
+fn frobenius64(a: &Tensor, c: &Tensor) -> Result<Tensor> {
     Ok(a.to_dtype(DType::F64)?
         .mul(&c.to_dtype(DType::F64)?)?
-        .sum_all()?
-        .to_scalar::<f64>()?)
+        .sum_keepdim(D::Minus1)?
+        .sum_keepdim(D::Minus2)?)
 }
 
-/// `cos(vec(PᵀX), vec(QᵀX))` with the cosine of SPEC §8.2 (norms floored at 1e-8), without forming the n×m
-/// products: `⟨PᵀX, QᵀX⟩_F = Σ (P Qᵀ)∘(X Xᵀ)` with the B×B Gram matrix `gram = X Xᵀ` (computed once per
-/// layer). `p`, `q`: B×n.
-pub fn gram_cosine(p: &Tensor, q: &Tensor, gram: &Tensor) -> Result<f64> {
+/// `⟨a, c⟩ / (max(|a|, 1e-8)·max(|c|, 1e-8))` from the three f64 sums.
+fn cosine_of(dot: &Tensor, aa: &Tensor, cc: &Tensor) -> Result<Tensor> {
+    let na = aa
+        .clamp(0.0, f64::INFINITY)?
+        .sqrt()?
+        .clamp(1e-8, f64::INFINITY)?;
+    let nc = cc
+        .clamp(0.0, f64::INFINITY)?
+        .sqrt()?
+        .clamp(1e-8, f64::INFINITY)?;
+    Ok(dot.div(&na.mul(&nc)?)?)
+}
+
+/// `cos(vec(PᵀX), vec(QᵀX))` per network with the cosine of paper/model.md §8.2 (norms floored at 1e-8),
+/// without forming the n×m products: `⟨PᵀX, QᵀX⟩_F = Σ (P Qᵀ)∘(X Xᵀ)` with the B×B Gram matrix
+/// `gram = X Xᵀ` (computed once per layer). `p`, `q`: `K×B×n`; result `K×1×1`, f64, on the device.
+pub fn gram_cosines(p: &Tensor, q: &Tensor, gram: &Tensor) -> Result<Tensor> {
     let pq = p.matmul(&q.t()?)?;
     let pp = p.matmul(&p.t()?)?;
     let qq = q.matmul(&q.t()?)?;
-    let dot = frobenius64(&pq, gram)?;
-    let np = frobenius64(&pp, gram)?.max(0.0).sqrt().max(1e-8);
-    let nq = frobenius64(&qq, gram)?.max(0.0).sqrt().max(1e-8);
-    Ok(dot / (np * nq))
+    cosine_of(
+        &frobenius64(&pq, gram)?,
+        &frobenius64(&pp, gram)?,
+        &frobenius64(&qq, gram)?,
+    )
 }
 
-/// Cosine of two equally shaped tensors over all elements (f64 sums), norms floored at 1e-8.
+/// [`gram_cosines`] of one network (`p`, `q`: B×n, `gram`: B×B), read back to the host.
+pub fn gram_cosine(p: &Tensor, q: &Tensor, gram: &Tensor) -> Result<f64> {
+    let c = gram_cosines(&p.unsqueeze(0)?, &q.unsqueeze(0)?, &gram.unsqueeze(0)?)?;
+    Ok(host_f64(&c)?[0])
+}
+
+/// [`cosines`] of two equally shaped rank-2 tensors, read back to the host.
 pub fn cosine(a: &Tensor, c: &Tensor) -> Result<f64> {
+    Ok(host_f64(&cosines(&a.unsqueeze(0)?, &c.unsqueeze(0)?)?)?[0])
+}
+
+/// Cosine per network of two equally shaped `K×B×n` tensors over all their elements (f64 sums), norms
+/// floored at 1e-8; `K×1×1` on the device.
+pub fn cosines(a: &Tensor, c: &Tensor) -> Result<Tensor> {
     let a = a.to_dtype(DType::F64)?;
     let c = c.to_dtype(DType::F64)?;
-    let dot = a.mul(&c)?.sum_all()?.to_scalar::<f64>()?;
-    let na = a.sqr()?.sum_all()?.to_scalar::<f64>()?.sqrt().max(1e-8);
-    let nc = c.sqr()?.sum_all()?.to_scalar::<f64>()?.sqrt().max(1e-8);
-    Ok(dot / (na * nc))
+    let sum =
+        |t: Tensor| -> Result<Tensor> { Ok(t.sum_keepdim(D::Minus1)?.sum_keepdim(D::Minus2)?) };
+    cosine_of(&sum(a.mul(&c)?)?, &sum(a.sqr()?)?, &sum(c.sqr()?)?)
 }
 
-/// Fused in-place `p ← max(p − lr·g, 0)` (clamp) or `p ← p − lr·g` on the CPU (SPEC §6.1 steps 2 and 4).
-struct SgdInplace {
-    lr: f64,
+/// Fused in-place `p_k ← max(p_k − lr_k·g_k, 0)` (clamp) or `p_k ← p_k − lr_k·g_k` on the CPU for each
+/// network k of a stack (paper/model.md §6.1 steps 2 and 4); networks with `lr_k = None` are left as they
+/// are (diverged).
+struct SgdInplace<'a> {
+    lr: &'a [Option<f64>],
     clamp: bool,
 }
 
-impl InplaceOp2 for SgdInplace {
+impl InplaceOp2 for SgdInplace<'_> {
     fn name(&self) -> &'static str {
         "inorm-sgd-clamp"
     }
@@ -269,22 +310,39 @@ impl InplaceOp2 for SgdInplace {
         else {
             candle_core::bail!("inorm-sgd-clamp needs contiguous tensors");
         };
-        if a1 - a0 != b1 - b0 {
-            candle_core::bail!("inorm-sgd-clamp: {} vs {} elements", a1 - a0, b1 - b0);
+        let k = self.lr.len();
+        if a1 - a0 != b1 - b0 || k == 0 || (a1 - a0) % k != 0 {
+            candle_core::bail!(
+                "inorm-sgd-clamp: {} vs {} elements for {k} networks",
+                a1 - a0,
+                b1 - b0
+            );
+        }
+        let per = (a1 - a0) / k;
+        fn run<T: Copy + PartialOrd + std::ops::Sub<Output = T> + std::ops::Mul<Output = T>>(
+            p: &mut [T],
+            g: &[T],
+            per: usize,
+            lr: &[Option<T>],
+            clamp: bool,
+            zero: T,
+        ) {
+            for ((p, g), lr) in p.chunks_mut(per).zip(g.chunks(per)).zip(lr) {
+                let Some(lr) = *lr else { continue };
+                for (p, g) in p.iter_mut().zip(g) {
+                    let v = *p - lr * *g;
+                    // max(v, 0) with NaN → 0, as f32::max does; a select, so the loop vectorizes.
+                    *p = if !clamp || v > zero { v } else { zero };
+                }
+            }
         }
         match (s1, s2) {
             (CpuStorage::F32(p), CpuStorage::F32(g)) => {
-                let lr = self.lr as f32;
-                for (p, g) in p[a0..a1].iter_mut().zip(&g[b0..b1]) {
-                    let v = *p - lr * g;
-                    *p = if self.clamp { v.max(0.0) } else { v };
-                }
+                let lr: Vec<Option<f32>> = self.lr.iter().map(|l| l.map(|l| l as f32)).collect();
+                run(&mut p[a0..a1], &g[b0..b1], per, &lr, self.clamp, 0.0);
             }
             (CpuStorage::F64(p), CpuStorage::F64(g)) => {
-                for (p, g) in p[a0..a1].iter_mut().zip(&g[b0..b1]) {
-                    let v = *p - self.lr * g;
-                    *p = if self.clamp { v.max(0.0) } else { v };
-                }
+                run(&mut p[a0..a1], &g[b0..b1], per, self.lr, self.clamp, 0.0);
             }
             _ => candle_core::bail!("inorm-sgd-clamp supports f32 and f64 of the same dtype"),
         }
@@ -292,20 +350,50 @@ impl InplaceOp2 for SgdInplace {
     }
 }
 
-/// One SGD update of `p` with step `g` (SPEC §6.1): `p − lr·g`, then decoupled weight decay
-/// `p·(1 − lr·wd)` when `wd > 0`, then the Dale clamp when `clamp`. In place on the CPU without weight decay
-/// (the figure setting); otherwise a new tensor. Returns the updated parameter.
-pub fn sgd_update(p: &Tensor, g: &Tensor, lr: f64, wd: f64, clamp: bool) -> Result<Tensor> {
-    if p.device().is_cpu() && wd == 0.0 && p.is_contiguous() && g.is_contiguous() {
+/// One SGD update of a stack of K parameters `p` (`K×…`) with step `g` (paper/model.md §6.1): per network
+/// k, `p − lr_k·g`, then decoupled weight decay `p·(1 − lr_k·wd_k)` when `wd_k > 0`, then the Dale clamp
+/// when `clamp`. `lr[k] = None` leaves network k unchanged (it diverged). In place on the CPU without
+/// weight decay (the figure setting); otherwise new tensors, with `lr` and the mask uploaded as `K×1…`
+/// columns. Returns the updated parameter.
+pub fn sgd_update(
+    p: &Tensor,
+    g: &Tensor,
+    lr: &[Option<f64>],
+    wd: &[f64],
+    clamp: bool,
+) -> Result<Tensor> {
+    let no_wd = wd.iter().all(|&w| w == 0.0);
+    if p.device().is_cpu() && no_wd && p.is_contiguous() && g.is_contiguous() {
         p.inplace_op2(g, &SgdInplace { lr, clamp })?;
         return Ok(p.clone());
     }
-    let mut out = p.sub(&g.affine(lr, 0.0)?)?;
-    if wd > 0.0 {
-        out = out.affine(1.0 - lr * wd, 0.0)?;
+    let k = lr.len();
+    let mut shape = vec![k];
+    shape.resize(p.rank(), 1);
+    let col = |v: Vec<f64>| -> Result<Tensor> {
+        Ok(Tensor::from_vec(v, shape.as_slice(), p.device())?.to_dtype(p.dtype())?)
+    };
+    let lr_t = col(lr.iter().map(|l| l.unwrap_or(0.0)).collect())?;
+    let mut out = p.sub(&g.broadcast_mul(&lr_t)?)?;
+    if !no_wd {
+        let decay = lr
+            .iter()
+            .zip(wd)
+            .map(|(l, w)| 1.0 - l.unwrap_or(0.0) * w)
+            .collect();
+        out = out.broadcast_mul(&col(decay)?)?;
     }
     if clamp {
         out = out.relu()?;
+    }
+    if lr.iter().any(Option::is_none) {
+        let live = Tensor::from_vec(
+            lr.iter().map(|l| u8::from(l.is_some())).collect::<Vec<_>>(),
+            shape.as_slice(),
+            p.device(),
+        )?
+        .broadcast_as(p.shape())?;
+        out = live.where_cond(&out, p)?;
     }
     Ok(out)
 }

@@ -17,6 +17,8 @@
 //! kept, the partial epoch is recorded, and the final test accuracy is set to chance (10 %), which is what
 //! an argmax over NaN logits scores and what the paper's collapsed GradNorm-scale runs show. It never panics.
 
+pub mod lockstep;
+
 use std::time::Instant;
 
 use crate::backend::{make_trainer, Backend};
@@ -385,7 +387,7 @@ pub struct RunOutput {
     pub params: ParamSet,
 }
 
-fn mean(xs: &[f64]) -> f64 {
+pub(crate) fn mean(xs: &[f64]) -> f64 {
     if xs.is_empty() {
         f64::NAN
     } else {
@@ -578,37 +580,7 @@ pub fn train_run_with_id(
     } else {
         RunStatus::Ok
     };
-    let complete: Vec<&EpochRecord> = history.iter().filter(|r| r.test_acc.is_finite()).collect();
-    let (best_epoch, best_test_acc) =
-        complete
-            .iter()
-            .map(|r| (r.epoch, r.test_acc))
-            .fold(
-                (0, f64::NAN),
-                |b, c| if b.1.is_nan() || c.1 > b.1 { c } else { b },
-            );
-    let last = complete.last();
-    let pick = |f: &dyn Fn(&EpochRecord) -> f64| last.map(|r| f(r)).unwrap_or(f64::NAN);
-    let final_metrics = FinalMetrics {
-        test_acc: if status == RunStatus::Diverged {
-            CHANCE_ACC
-        } else {
-            pick(&|r| r.test_acc)
-        },
-        test_loss: if status == RunStatus::Diverged {
-            f64::NAN
-        } else {
-            pick(&|r| r.test_loss)
-        },
-        train_acc: pick(&|r| r.train_acc),
-        train_loss: pick(&|r| r.train_loss),
-        output_alignment: mean(&last_diag.iter().map(|d| d.0).collect::<Vec<_>>()),
-        gradient_alignment: mean(&last_diag.iter().map(|d| d.1).collect::<Vec<_>>()),
-        mean: pick(&|r| mean(&r.test_mean)),
-        var: pick(&|r| mean(&r.test_var)),
-        best_test_acc,
-        best_epoch,
-    };
+    let final_metrics = final_metrics(status, &history, &last_diag);
     let params = trainer.params()?;
     let result = RunResult {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -633,8 +605,48 @@ pub fn train_run_with_id(
     Ok(RunOutput { result, params })
 }
 
+/// The final values of a run from its history and the last step's diagnostics (per layer: output and
+/// gradient alignment).
+pub(crate) fn final_metrics(
+    status: RunStatus,
+    history: &[EpochRecord],
+    last_diag: &[(f64, f64)],
+) -> FinalMetrics {
+    let complete: Vec<&EpochRecord> = history.iter().filter(|r| r.test_acc.is_finite()).collect();
+    let (best_epoch, best_test_acc) =
+        complete
+            .iter()
+            .map(|r| (r.epoch, r.test_acc))
+            .fold(
+                (0, f64::NAN),
+                |b, c| if b.1.is_nan() || c.1 > b.1 { c } else { b },
+            );
+    let last = complete.last();
+    let pick = |f: &dyn Fn(&EpochRecord) -> f64| last.map(|r| f(r)).unwrap_or(f64::NAN);
+    FinalMetrics {
+        test_acc: if status == RunStatus::Diverged {
+            CHANCE_ACC
+        } else {
+            pick(&|r| r.test_acc)
+        },
+        test_loss: if status == RunStatus::Diverged {
+            f64::NAN
+        } else {
+            pick(&|r| r.test_loss)
+        },
+        train_acc: pick(&|r| r.train_acc),
+        train_loss: pick(&|r| r.train_loss),
+        output_alignment: mean(&last_diag.iter().map(|d| d.0).collect::<Vec<_>>()),
+        gradient_alignment: mean(&last_diag.iter().map(|d| d.1).collect::<Vec<_>>()),
+        mean: pick(&|r| mean(&r.test_mean)),
+        var: pick(&|r| mean(&r.test_var)),
+        best_test_acc,
+        best_epoch,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn epoch_record(
+pub(crate) fn epoch_record(
     epoch: usize,
     steps: usize,
     oa: &[Vec<f64>],

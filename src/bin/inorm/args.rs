@@ -107,6 +107,10 @@ pub(crate) struct ExecArgs {
     /// Run shard i of N (0-based), e.g. 3/100; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT.
     #[arg(long)]
     pub(crate) shard: Option<String>,
+    /// Train up to K runs of the same condition and width in lockstep in one worker (batched steps; same
+    /// results as single runs); 1 = one run per worker.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) lockstep: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

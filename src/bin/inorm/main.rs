@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 
 use inorm::error::Result;
 
-use commands::{data, grads, init, merge, report, reproduce, sweep, train};
+use commands::{bench, data, grads, init, merge, report, reproduce, sweep, train};
 
 #[derive(Parser)]
 #[command(
@@ -59,6 +59,10 @@ enum Cmd {
     Init(init::InitArgs),
     /// One forward/backward pass of a model file on a batch file; write loss, logits, z and gradients.
     Grads(grads::GradsArgs),
+    /// Training throughput at the paper's shapes, projected wall time of the protocol, GEMM-peak floor.
+    Bench(bench::BenchArgs),
+    /// The case table of every condition on a backend (e.g. fast-cuda) against the f64 reference.
+    BackendCheck(bench::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,5 +95,7 @@ fn run(cmd: Cmd, show: bool) -> Result<ExitCode> {
         Cmd::Data { cmd } => data::cmd_data(cmd),
         Cmd::Init(a) => init::cmd_init(a),
         Cmd::Grads(a) => grads::cmd_grads(a),
+        Cmd::Bench(a) => bench::cmd_bench(a),
+        Cmd::BackendCheck(a) => bench::cmd_check(a),
     }
 }

@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use inorm::data::FashionMnist;
 use inorm::error::Result;
-use inorm::experiment::{self, run_sweep, Shard, SweepEvent, SweepSpec};
+use inorm::experiment::{self, run_sweep_grouped, Shard, SweepEvent, SweepSpec};
 use inorm::train::Progress;
 
 pub(crate) fn bar(show: bool, len: u64, tmpl: &str) -> ProgressBar {
@@ -75,6 +75,7 @@ pub(crate) fn do_sweep(
     out: &Path,
     shard: Shard,
     jobs: usize,
+    lockstep: usize,
     data: &FashionMnist,
     show: bool,
 ) -> Result<experiment::SweepSummary> {
@@ -169,7 +170,7 @@ pub(crate) fn do_sweep(
             }
         }
     };
-    let sm = run_sweep(spec, out, shard, jobs, data, &on_event)?;
+    let sm = run_sweep_grouped(spec, out, shard, jobs, lockstep, data, &on_event)?;
     for b in &workers {
         b.finish_and_clear();
     }

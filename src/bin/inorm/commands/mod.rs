@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and its handler.
 
+pub(crate) mod bench;
 pub(crate) mod data;
 pub(crate) mod grads;
 pub(crate) mod init;

@@ -45,7 +45,15 @@ pub(crate) fn cmd_reproduce(a: ReproduceArgs, show: bool) -> Result<ExitCode> {
     let out = a.out.unwrap_or_else(|| PathBuf::from(default_out));
     let shard = Shard::from_arg_or_env(a.exec.shard.as_deref())?;
     let data = get_data(&a.data)?;
-    let sm = do_sweep(&spec, &out, shard, jobs(&a.exec)?, &data, show)?;
+    let sm = do_sweep(
+        &spec,
+        &out,
+        shard,
+        jobs(&a.exec)?,
+        a.exec.lockstep,
+        &data,
+        show,
+    )?;
     let (rep, results) = merge_and_write(&out)?;
     let rdir = out.join("report");
     let images = data.train.take(16);

@@ -27,7 +27,15 @@ pub(crate) fn cmd_sweep(a: SweepArgs, show: bool) -> Result<ExitCode> {
     let shard = Shard::from_arg_or_env(a.exec.shard.as_deref())?;
     spec.grid()?;
     let data = get_data(&a.data)?;
-    let sm = do_sweep(&spec, &a.out, shard, jobs(&a.exec)?, &data, show)?;
+    let sm = do_sweep(
+        &spec,
+        &a.out,
+        shard,
+        jobs(&a.exec)?,
+        a.exec.lockstep,
+        &data,
+        show,
+    )?;
     if !sm.failed.is_empty() {
         for (id, e) in &sm.failed {
             eprintln!("error: run {id} failed: {e}");

@@ -1,0 +1,472 @@
+//! `inorm bench`: training throughput at the paper's shapes and the projected wall time of the paper's
+//! protocol (paper/model.md §12: 10 conditions × 4 ε × 30 configurations × 50 epochs × 60,000 images) and of
+//! the targeted set (E LN+ and the five GradNorm variants × ε ∈ {0, 0.75} × 30 configurations), with the
+//! ratio to the GEMM-peak floor (the protocol's matmul FLOPs at the GEMM peak measured in the same run).
+//!
+//! A cell is (condition, width, batch, K): K networks of that condition and width stepped together
+//! ([`crate::fast::LockstepNet`]); K = 1 is a single network. Each cell times training steps (with the
+//! alignment diagnostics when `diag`, as the figures need them) and evaluation passes (batch
+//! [`crate::train::EVAL_BATCH`]), both on synthetic data of the real input size. The projection fits, per
+//! condition, the time per sample as `a + b·FLOPs` over the measured widths and sums it over the 30
+//! configurations' widths; `jobs` runs (or lockstep groups) share the machine, each on one core.
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::backend::{make_trainer, Backend};
+use crate::error::{Error, Result};
+use crate::fast::{cuda_device, LockstepNet};
+use crate::init::init_params;
+use crate::model::{Batch, GradNorm, Hyper, NetSpec, Preset, PAPER_CONFIGS};
+use crate::rng::{SeedRng, Stream};
+use crate::train::lockstep::eval_rows;
+use crate::train::EVAL_BATCH;
+
+/// Images per training epoch and per evaluation pass of the paper's protocol.
+const TRAIN_IMAGES: f64 = 60_000.0;
+/// Test images evaluated per epoch.
+const TEST_IMAGES: f64 = 10_000.0;
+/// Epochs per run.
+const EPOCHS: f64 = 50.0;
+/// ε values of the full protocol and of the targeted set.
+const EPS_FULL: f64 = 4.0;
+const EPS_TARGETED: f64 = 2.0;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchOpts {
+    /// `fast`, `fast-f64`, `fast-cuda` or `fast-cuda-f64` (the reference is not benchmarked).
+    pub backend: Backend,
+    /// Conditions (default: all ten).
+    pub presets: Vec<Preset>,
+    /// Hidden widths; default: the stratified sample of the 30 configurations' widths (smallest, median,
+    /// largest; quick: smallest and largest).
+    pub widths: Vec<usize>,
+    /// Batch sizes (32 is the paper's).
+    pub batches: Vec<usize>,
+    /// Networks per lockstep group (1 = a single network).
+    pub ks: Vec<usize>,
+    /// Compute the alignment diagnostics at every step (the figures need them; faithful default).
+    pub diag: bool,
+    /// Time per measurement (seconds), training and evaluation each.
+    pub seconds: f64,
+    /// Parallel runs (CPU: one per core) used by the projection.
+    pub jobs: usize,
+    /// The full-training-set evaluation pass every epoch (faithful `--train-eval full`).
+    pub train_eval_full: bool,
+}
+
+impl BenchOpts {
+    /// The stratified default for `backend`; `quick` measures 2 widths for 0.3 s each.
+    pub fn new(backend: Backend, quick: bool) -> BenchOpts {
+        let mut widths: Vec<usize> = PAPER_CONFIGS.iter().map(|c| c.width).collect();
+        widths.sort_unstable();
+        let widths = if quick {
+            vec![widths[0], widths[29]]
+        } else {
+            vec![widths[0], widths[15], widths[29]]
+        };
+        BenchOpts {
+            backend,
+            presets: Preset::ALL.to_vec(),
+            widths,
+            batches: vec![32],
+            ks: vec![1],
+            diag: true,
+            seconds: if quick { 0.3 } else { 1.0 },
+            jobs: 1,
+            train_eval_full: true,
+        }
+    }
+}
+
+/// One measured cell.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CellResult {
+    /// Condition name.
+    pub preset: String,
+    /// Hidden width.
+    pub width: usize,
+    /// Batch size.
+    pub batch: usize,
+    /// Networks stepped together.
+    pub k: usize,
+    /// Training samples per second, all K networks together.
+    pub train_samples_per_s: f64,
+    /// Evaluation samples per second, all K networks together.
+    pub eval_samples_per_s: f64,
+    /// Matmul GFLOP/s achieved by the training steps (3× the forward FLOPs per sample).
+    pub train_gflops: f64,
+    /// Training steps timed.
+    pub steps: usize,
+}
+
+/// A projected wall time.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Projection {
+    /// `full protocol` or `targeted set`.
+    pub name: String,
+    /// Lockstep group size K used (1 = single runs).
+    pub k: usize,
+    /// Runs.
+    pub runs: usize,
+    /// Matmul FLOPs of all runs (training steps and evaluation passes).
+    pub flops: f64,
+    /// Projected wall seconds with `jobs` parallel runs.
+    pub projected_s: f64,
+    /// FLOPs / (GEMM peak × jobs).
+    pub floor_s: f64,
+    /// projected / floor.
+    pub ratio: f64,
+}
+
+/// Everything `inorm bench` prints and writes.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchReport {
+    /// Backend name.
+    pub backend: String,
+    /// `cpu` or `cuda:0`.
+    pub device: String,
+    /// inorm version.
+    pub version: String,
+    /// Kernel threads per run (RAYON_NUM_THREADS).
+    pub threads: String,
+    /// Parallel runs assumed by the projections.
+    pub jobs: usize,
+    /// Alignment diagnostics on.
+    pub diag: bool,
+    /// Training-set evaluation pass every epoch.
+    pub train_eval_full: bool,
+    /// GEMM peak of one job (GFLOP/s), measured in this run.
+    pub gemm_peak_gflops: f64,
+    /// The GEMM shape of the peak.
+    pub gemm_shape: String,
+    /// Measured cells.
+    pub cells: Vec<CellResult>,
+    /// Projections per K measured at batch 32.
+    pub projections: Vec<Projection>,
+}
+
+fn device_of(backend: Backend) -> Result<(Device, DType)> {
+    match backend {
+        Backend::Reference => Err(Error::invalid(
+            "backend",
+            "reference (the bench measures the fast path: fast, fast-f64, fast-cuda, fast-cuda-f64)",
+        )),
+        Backend::Fast { f64 } => Ok((Device::Cpu, if f64 { DType::F64 } else { DType::F32 })),
+        Backend::FastCuda { f64 } => Ok((cuda_device()?, if f64 { DType::F64 } else { DType::F32 })),
+    }
+}
+
+/// GEMM peak (GFLOP/s) of `dtype` on `device`: square matmuls of side 512 (CPU) or 4096 (GPU), best of 5.
+pub fn gemm_peak(device: &Device, dtype: DType) -> Result<(f64, String)> {
+    let side = if device.is_cpu() { 512 } else { 4096 };
+    let a = Tensor::ones((side, side), dtype, device)?.affine(0.5, 0.0)?;
+    let reps = if device.is_cpu() { 10 } else { 20 };
+    let mut best = 0.0f64;
+    let _ = a.matmul(&a)?;
+    device.synchronize()?;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..reps {
+            let _ = a.matmul(&a)?;
+        }
+        device.synchronize()?;
+        let g = 2.0 * (side as f64).powi(3) * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
+        best = best.max(g);
+    }
+    Ok((best, format!("{side}×{side}×{side} {dtype:?}")))
+}
+
+/// Matmul FLOPs of one training step per sample: forward, plus ≈ 2× forward for the backward.
+pub fn train_flops(spec: &NetSpec) -> f64 {
+    3.0 * spec.matmul_flops_forward()
+}
+
+fn synthetic(rows: usize, dim: usize, sub: u64) -> (Vec<f32>, Vec<u8>) {
+    let mut rng = SeedRng::new(1, Stream::Test, sub);
+    let x = (0..rows * dim).map(|_| rng.uniform() as f32).collect();
+    let y = (0..rows).map(|_| rng.below(10) as u8).collect();
+    (x, y)
+}
+
+/// Times `f` (one call = `per_call` samples) for about `seconds` after one warm-up call; returns
+/// (samples/s, calls).
+fn time_it(
+    seconds: f64,
+    per_call: usize,
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<(f64, usize)> {
+    f()?;
+    let t = Instant::now();
+    let mut calls = 0;
+    while calls < 3 || t.elapsed().as_secs_f64() < seconds {
+        f()?;
+        calls += 1;
+    }
+    Ok(((calls * per_call) as f64 / t.elapsed().as_secs_f64(), calls))
+}
+
+/// One network through [`make_trainer`] (the path `inorm train` takes): (train samples/s, steps, eval
+/// samples/s).
+fn single_cell(opts: &BenchOpts, spec: &NetSpec, batch: usize) -> Result<(f64, usize, f64)> {
+    let params = init_params(spec, 0)?;
+    let mut net = make_trainer(opts.backend, spec.clone(), &params)?;
+    let hyper = Hyper::sgd(1e-3, 1e-3, 1e-4);
+    let (x, y) = synthetic(batch, spec.input, 0);
+    let (train_sps, steps) = time_it(opts.seconds, batch, || {
+        net.train_step(Batch { x: &x, y: &y }, &hyper, opts.diag)?;
+        Ok(())
+    })?;
+    let (ex, ey) = synthetic(EVAL_BATCH, spec.input, 100);
+    let (eval_sps, _) = time_it(opts.seconds, EVAL_BATCH, || {
+        net.evaluate(Batch { x: &ex, y: &ey })?;
+        Ok(())
+    })?;
+    Ok((train_sps, steps, eval_sps))
+}
+
+/// K networks in one [`LockstepNet`] (the path `inorm sweep --lockstep K` takes), all starting from the
+/// same parameters (the speed does not depend on their values): (train samples/s, steps, eval samples/s),
+/// all networks together.
+fn lockstep_cell(
+    opts: &BenchOpts,
+    spec: &NetSpec,
+    batch: usize,
+    k: usize,
+) -> Result<(f64, usize, f64)> {
+    let (device, dtype) = device_of(opts.backend)?;
+    let params = vec![init_params(spec, 0)?; k];
+    let mut net = LockstepNet::new(spec.clone(), &params, dtype, device)?;
+    let hyper = vec![Hyper::sgd(1e-3, 1e-3, 1e-4); k];
+    let data: Vec<_> = (0..k as u64)
+        .map(|i| synthetic(batch, spec.input, i))
+        .collect();
+    let xs: Vec<&[f32]> = data.iter().map(|d| d.0.as_slice()).collect();
+    let ys: Vec<&[u8]> = data.iter().map(|d| d.1.as_slice()).collect();
+    let (train_sps, steps) = time_it(opts.seconds, batch * k, || {
+        for r in net.step(&xs, &ys, &hyper, opts.diag)? {
+            r?;
+        }
+        Ok(())
+    })?;
+    let rows = eval_rows(k, net.device());
+    let eval: Vec<_> = (0..k as u64)
+        .map(|i| synthetic(rows, spec.input, 100 + i))
+        .collect();
+    let exs: Vec<&[f32]> = eval.iter().map(|d| d.0.as_slice()).collect();
+    let eys: Vec<&[u8]> = eval.iter().map(|d| d.1.as_slice()).collect();
+    let (eval_sps, _) = time_it(opts.seconds, rows * k, || {
+        net.evaluate(&exs, &eys)?;
+        Ok(())
+    })?;
+    Ok((train_sps, steps, eval_sps))
+}
+
+/// Measures one cell.
+pub fn measure_cell(
+    opts: &BenchOpts,
+    preset: Preset,
+    width: usize,
+    batch: usize,
+    k: usize,
+) -> Result<CellResult> {
+    let spec = NetSpec::new(preset, width);
+    let (train_sps, steps, eval_sps) = if k == 1 {
+        single_cell(opts, &spec, batch)?
+    } else {
+        lockstep_cell(opts, &spec, batch, k)?
+    };
+    Ok(CellResult {
+        preset: preset.name(),
+        width,
+        batch,
+        k,
+        train_samples_per_s: train_sps,
+        eval_samples_per_s: eval_sps,
+        train_gflops: train_flops(&spec) * train_sps / 1e9,
+        steps,
+    })
+}
+
+/// Least-squares `t = a + b·f` through the points (f, t), a and b clamped at ≥ 0; one point: `t ∝ f`.
+fn fit(points: &[(f64, f64)]) -> (f64, f64) {
+    match points {
+        [] => (f64::NAN, f64::NAN),
+        [(f, t)] => (0.0, t / f),
+        _ => {
+            let n = points.len() as f64;
+            let mf = points.iter().map(|p| p.0).sum::<f64>() / n;
+            let mt = points.iter().map(|p| p.1).sum::<f64>() / n;
+            let sff: f64 = points.iter().map(|p| (p.0 - mf).powi(2)).sum();
+            let sft: f64 = points.iter().map(|p| (p.0 - mf) * (p.1 - mt)).sum();
+            let b = if sff > 0.0 { (sft / sff).max(0.0) } else { 0.0 };
+            ((mt - b * mf).max(0.0), b)
+        }
+    }
+}
+
+/// Projects the full protocol and the targeted set from the batch-32 cells of group size `k`.
+pub fn project(
+    cells: &[CellResult],
+    k: usize,
+    jobs: usize,
+    peak_gflops: f64,
+    train_eval_full: bool,
+) -> Vec<Projection> {
+    let eval_images = TEST_IMAGES + if train_eval_full { TRAIN_IMAGES } else { 0.0 };
+    let targeted: Vec<Preset> = std::iter::once(Preset::ELn)
+        .chain(
+            [
+                GradNorm::Full,
+                GradNorm::Center,
+                GradNorm::Scale,
+                GradNorm::Decorrelate,
+                GradNorm::Lateral,
+            ]
+            .map(Preset::INormGn),
+        )
+        .collect();
+    let mut out = Vec::new();
+    for (name, presets, eps) in [
+        ("full protocol", Preset::ALL.to_vec(), EPS_FULL),
+        ("targeted set", targeted, EPS_TARGETED),
+    ] {
+        let (mut secs, mut flops, mut runs, mut missing) = (0.0, 0.0, 0usize, false);
+        for p in &presets {
+            let mine: Vec<&CellResult> = cells
+                .iter()
+                .filter(|c| c.preset == p.name() && c.k == k && c.batch == 32)
+                .collect();
+            let pts = |f: &dyn Fn(&CellResult) -> f64| -> Vec<(f64, f64)> {
+                mine.iter()
+                    .map(|c| (NetSpec::new(*p, c.width).matmul_flops_forward(), f(c)))
+                    .collect()
+            };
+            let (ta, tb) = fit(&pts(&|c| 1.0 / c.train_samples_per_s));
+            let (ea, eb) = fit(&pts(&|c| 1.0 / c.eval_samples_per_s));
+            if mine.is_empty() {
+                missing = true;
+            }
+            for pc in PAPER_CONFIGS {
+                let f = NetSpec::new(*p, pc.width).matmul_flops_forward();
+                let per_run = EPOCHS * (TRAIN_IMAGES * (ta + tb * f) + eval_images * (ea + eb * f));
+                secs += eps * per_run;
+                flops += eps * EPOCHS * (TRAIN_IMAGES * 3.0 * f + eval_images * f);
+                runs += eps as usize;
+            }
+        }
+        if missing {
+            continue;
+        }
+        let projected_s = secs / jobs as f64;
+        let floor_s = flops / (peak_gflops * 1e9 * jobs as f64);
+        out.push(Projection {
+            name: name.into(),
+            k,
+            runs,
+            flops,
+            projected_s,
+            floor_s,
+            ratio: projected_s / floor_s,
+        });
+    }
+    out
+}
+
+/// Runs every cell of `opts`, calling `on_cell` after each, and projects.
+pub fn run_bench(opts: &BenchOpts, on_cell: &mut dyn FnMut(&CellResult)) -> Result<BenchReport> {
+    if opts.ks.contains(&0) || opts.batches.contains(&0) || opts.jobs == 0 {
+        return Err(Error::invalid(
+            "bench options",
+            "K, batch and jobs must be ≥ 1",
+        ));
+    }
+    let (device, dtype) = device_of(opts.backend)?;
+    let (peak, shape) = gemm_peak(&device, dtype)?;
+    let mut cells = Vec::new();
+    for &k in &opts.ks {
+        for &batch in &opts.batches {
+            for &width in &opts.widths {
+                for &preset in &opts.presets {
+                    let c = measure_cell(opts, preset, width, batch, k)?;
+                    on_cell(&c);
+                    cells.push(c);
+                }
+            }
+        }
+    }
+    let mut projections = Vec::new();
+    for &k in &opts.ks {
+        projections.extend(project(&cells, k, opts.jobs, peak, opts.train_eval_full));
+    }
+    Ok(BenchReport {
+        backend: opts.backend.name().into(),
+        device: crate::fast::device_name(&device),
+        version: env!("CARGO_PKG_VERSION").into(),
+        threads: std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into()),
+        jobs: opts.jobs,
+        diag: opts.diag,
+        train_eval_full: opts.train_eval_full,
+        gemm_peak_gflops: peak,
+        gemm_shape: shape,
+        cells,
+        projections,
+    })
+}
+
+fn hours(s: f64) -> String {
+    if s >= 3600.0 {
+        format!("{:.2} h", s / 3600.0)
+    } else {
+        format!("{:.1} min", s / 60.0)
+    }
+}
+
+/// The report as markdown tables (cells, then projections).
+pub fn markdown(r: &BenchReport) -> String {
+    let mut s = format!(
+        "backend `{}` on `{}`, inorm {}, kernel threads {}, diagnostics {}, training-set evaluation {}; \
+         GEMM peak {:.1} GFLOP/s ({}); projections with {} parallel job(s)\n\n",
+        r.backend,
+        r.device,
+        r.version,
+        r.threads,
+        if r.diag { "on" } else { "off" },
+        if r.train_eval_full { "every epoch" } else { "off" },
+        r.gemm_peak_gflops,
+        r.gemm_shape,
+        r.jobs
+    );
+    s.push_str("| condition | width | batch | K | train samples/s | eval samples/s | train GFLOP/s | % of peak |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|\n");
+    for c in &r.cells {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} |\n",
+            c.preset,
+            c.width,
+            c.batch,
+            c.k,
+            c.train_samples_per_s,
+            c.eval_samples_per_s,
+            c.train_gflops,
+            100.0 * c.train_gflops / r.gemm_peak_gflops
+        ));
+    }
+    s.push_str("\n| projection | K | runs | PFLOP | projected | GEMM-peak floor | ratio |\n");
+    s.push_str("|---|---|---|---|---|---|---|\n");
+    for p in &r.projections {
+        s.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {} | {} | {:.1}× |\n",
+            p.name,
+            p.k,
+            p.runs,
+            p.flops / 1e15,
+            hours(p.projected_s),
+            hours(p.floor_s),
+            p.ratio
+        ));
+    }
+    s
+}

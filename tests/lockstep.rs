@@ -1,0 +1,395 @@
+//! Lockstep training (K networks in one batched step) against K single runs, a diverging member, the
+//! lockstep sweep (grouping, resume), the one-host-read-per-step guarantee and the bench's projection.
+
+use inorm::backend::Backend;
+use inorm::bench::{project, CellResult};
+use inorm::data::{synthetic, Dataset, FashionMnist};
+use inorm::experiment::lockstep::lockstep_groups;
+use inorm::experiment::run_sweep_grouped;
+use inorm::experiment::{read_result, result_path, run_sweep, Shard, SweepSpec, WidthRule};
+use inorm::fast::{host_reads, LockstepNet};
+use inorm::init::init_params;
+use inorm::model::{paper_config, GradNorm, Hyper, NetSpec, Preset};
+use inorm::tolerance::FAST_F32_TRAJECTORY;
+use inorm::train::lockstep::{check_group, train_lockstep};
+use inorm::train::{train_run, RunResult, RunStatus, TrainConfig, TrainEval};
+use std::path::PathBuf;
+
+/// Lockstep and single runs of the f64 fast path execute the same kernels on the same numbers; what is
+/// left is summation order inside batched kernels.
+const LOCKSTEP_F64_REL: f64 = 1e-12;
+
+fn data() -> (Dataset, Dataset) {
+    (synthetic(80, 21), synthetic(48, 22))
+}
+
+/// Three runs of `preset` that differ in ε, learning rates and seed.
+fn group(preset: Preset, backend: Backend) -> Vec<TrainConfig> {
+    [(0.0, 0.01, 3), (0.5, 0.02, 4), (0.75, 0.005, 5)]
+        .into_iter()
+        .map(|(eps, lr, seed)| {
+            let mut c = TrainConfig::new(NetSpec::new(preset, 12), Hyper::sgd(lr, 0.1, 1e-3), eps);
+            c.epochs = 2;
+            c.backend = backend;
+            c.seed = seed;
+            c.train_size = Some(70); // 2 full batches and a partial one
+            c
+        })
+        .collect()
+}
+
+/// Every number a figure or claim reads from a run, flattened.
+fn numbers(r: &RunResult) -> Vec<f64> {
+    let mut v = Vec::new();
+    for e in &r.history {
+        v.extend([
+            e.train_acc,
+            e.train_loss,
+            e.test_acc,
+            e.test_loss,
+            e.local_loss,
+            e.steps as f64,
+        ]);
+        for l in [
+            &e.output_alignment,
+            &e.gradient_alignment,
+            &e.last_output_alignment,
+            &e.last_gradient_alignment,
+            &e.test_mean,
+            &e.test_var,
+        ] {
+            v.extend(l.iter().copied());
+        }
+    }
+    let f = &r.final_metrics;
+    v.extend([
+        f.test_acc,
+        f.train_acc,
+        f.output_alignment,
+        f.gradient_alignment,
+        f.mean,
+        f.var,
+    ]);
+    v
+}
+
+/// Largest |a − b| / max(|b|, 1); NaN equal to NaN; a length mismatch is infinite.
+fn max_rel(a: &[f64], b: &[f64]) -> f64 {
+    if a.len() != b.len() {
+        return f64::INFINITY;
+    }
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            if x.is_nan() && y.is_nan() {
+                0.0
+            } else {
+                (x - y).abs() / y.abs().max(1.0)
+            }
+        })
+        .fold(
+            0.0,
+            |m, e| if e.is_nan() { f64::INFINITY } else { m.max(e) },
+        )
+}
+
+fn param_rel(a: &inorm::model::ParamSet, b: &inorm::model::ParamSet) -> f64 {
+    if a.keys().ne(b.keys()) {
+        return f64::INFINITY;
+    }
+    a.iter()
+        .map(|(k, t)| max_rel(&t.data, &b[k].data))
+        .fold(0.0, f64::max)
+}
+
+/// (worst result difference, worst parameter difference) of lockstep against single runs of `cfgs`.
+fn lockstep_vs_single(cfgs: &[TrainConfig]) -> (f64, f64) {
+    let (tr, te) = data();
+    let lock = train_lockstep(cfgs, &tr, &te, &mut |_, _| {}).unwrap();
+    let mut worst = (0.0f64, 0.0f64);
+    for (c, l) in cfgs.iter().zip(&lock) {
+        let s = train_run(c, &tr, &te, &mut |_| {}).unwrap();
+        assert_eq!(l.result.status, s.result.status, "{}", c.spec.preset);
+        assert_eq!(
+            l.result.divergence, s.result.divergence,
+            "{}",
+            c.spec.preset
+        );
+        worst.0 = worst
+            .0
+            .max(max_rel(&numbers(&l.result), &numbers(&s.result)));
+        worst.1 = worst.1.max(param_rel(&l.params, &s.params));
+    }
+    worst
+}
+
+#[test]
+fn lockstep_runs_equal_single_runs_in_f64_for_every_condition() {
+    for preset in Preset::ALL {
+        let (r, p) = lockstep_vs_single(&group(preset, Backend::Fast { f64: true }));
+        assert!(
+            r <= LOCKSTEP_F64_REL && p <= LOCKSTEP_F64_REL,
+            "{preset}: {r:e} {p:e}"
+        );
+    }
+}
+
+#[test]
+fn lockstep_runs_equal_single_runs_in_f32() {
+    for preset in [
+        Preset::EiLn,
+        Preset::INormGn(GradNorm::Full),
+        Preset::INormSub,
+    ] {
+        let (r, p) = lockstep_vs_single(&group(preset, Backend::Fast { f64: false }));
+        assert!(
+            r <= FAST_F32_TRAJECTORY && p <= FAST_F32_TRAJECTORY,
+            "{preset}: {r:e} {p:e}"
+        );
+    }
+}
+
+#[test]
+fn a_diverging_member_does_not_disturb_the_others() {
+    for preset in [Preset::Ei, Preset::INorm] {
+        let mut cfgs = group(preset, Backend::Fast { f64: true });
+        // Large enough to overflow f64 within the first epoch.
+        cfgs[1].hyper = Hyper::sgd(1e200, 1e200, 1e200);
+        let (tr, te) = data();
+        let lock = train_lockstep(&cfgs, &tr, &te, &mut |_, _| {}).unwrap();
+        assert_eq!(lock[1].result.status, RunStatus::Diverged, "{preset}");
+        assert_eq!(lock[0].result.status, RunStatus::Ok, "{preset}");
+        assert_eq!(lock[2].result.status, RunStatus::Ok, "{preset}");
+        assert_eq!(lock[1].result.history.len(), 1);
+        let (r, p) = lockstep_vs_single(&cfgs);
+        assert!(
+            r <= LOCKSTEP_F64_REL && p <= LOCKSTEP_F64_REL,
+            "{preset}: {r:e} {p:e}"
+        );
+    }
+}
+
+#[test]
+fn a_training_step_reads_the_device_once() {
+    let spec = NetSpec::new(Preset::INormGn(GradNorm::Full), 12);
+    let params: Vec<_> = (0..3).map(|s| init_params(&spec, s).unwrap()).collect();
+    let mut net = LockstepNet::new(
+        spec,
+        &params,
+        candle_core::DType::F32,
+        candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let x = vec![0.3f32; 8 * 784];
+    let y = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    let hyper = [Hyper::sgd(1e-2, 1e-2, 1e-3); 3];
+    for diag in [false, true] {
+        let before = host_reads();
+        let r = net
+            .step(&[&x, &x, &x], &[&y, &y, &y], &hyper, diag)
+            .unwrap();
+        assert_eq!(host_reads() - before, 1, "diag {diag}");
+        assert!(r.iter().all(|r| r.is_ok()));
+    }
+    let before = host_reads();
+    net.evaluate(&[&x, &x, &x], &[&y, &y, &y]).unwrap();
+    assert_eq!(host_reads() - before, 1);
+}
+
+#[test]
+fn lockstep_refuses_runs_that_cannot_share_a_network() {
+    let mut cfgs = group(Preset::Ei, Backend::Fast { f64: false });
+    cfgs[2].spec.width = 13;
+    let e = check_group(&cfgs).unwrap_err().to_string();
+    assert!(e.contains("run 2") && e.contains("network spec"), "{e}");
+    let mut cfgs = group(Preset::Ei, Backend::Reference);
+    cfgs.truncate(1);
+    let e = check_group(&cfgs).unwrap_err().to_string();
+    assert!(e.contains("reference"), "{e}");
+    let spec = NetSpec::new(Preset::Ei, 12);
+    let p = init_params(&spec, 0).unwrap();
+    let mut net = LockstepNet::new(
+        spec,
+        &[p.clone(), p],
+        candle_core::DType::F32,
+        candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let x = vec![0.3f32; 4 * 784];
+    let e = net
+        .step(
+            &[&x],
+            &[&[1, 2, 3, 4]],
+            &[Hyper::sgd(0.1, 0.1, 0.1); 2],
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2 batches"), "{e}");
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("inorm-lock-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn tiny_sweep() -> SweepSpec {
+    let mut s = SweepSpec::new(vec![Preset::ELn, Preset::INormGn(GradNorm::Center)]);
+    s.eps = vec![0.0, 0.75];
+    s.configs = vec![0, 1, 2];
+    s.epochs = 1;
+    s.width = WidthRule::Fixed(10);
+    s.train_size = Some(48);
+    s.test_size = Some(32);
+    s.train_eval = TrainEval::Full;
+    s.backend = Backend::Fast { f64: true };
+    s
+}
+
+#[test]
+fn lockstep_groups_hold_one_network_spec_and_at_most_k_cells() {
+    let mut s = tiny_sweep();
+    let grid = s.grid().unwrap();
+    let g = lockstep_groups(&s, &grid, 4).unwrap();
+    // 2 conditions × (6 cells in groups of ≤ 4) = 4 groups.
+    assert_eq!(g.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 2, 4, 2]);
+    // Paper widths: configs 3, 20 and 23 share width 252, config 0 (178) stands alone.
+    s.width = WidthRule::Paper;
+    s.configs = vec![3, 0, 20, 23];
+    s.presets = vec![Preset::ELn];
+    s.eps = vec![0.0];
+    let g = lockstep_groups(&s, &s.grid().unwrap(), 8).unwrap();
+    let widths: Vec<Vec<usize>> = g
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|c| paper_config(c.config).unwrap().width)
+                .collect()
+        })
+        .collect();
+    assert_eq!(widths, vec![vec![252, 252, 252], vec![178]]);
+}
+
+#[test]
+fn lockstep_sweep_equals_single_sweep_and_resumes() {
+    let data = FashionMnist {
+        train: synthetic(48, 31),
+        test: synthetic(32, 32),
+        dir: PathBuf::from("<synthetic>"),
+    };
+    let spec = tiny_sweep();
+    let (a, b) = (tmpdir("single"), tmpdir("lock"));
+    run_sweep(&spec, &a, Shard::ALL, 2, &data, &|_| {}).unwrap();
+    let s1 = run_sweep_grouped(&spec, &b, Shard::ALL, 2, 4, &data, &|_| {}).unwrap();
+    assert_eq!((s1.ran, s1.skipped), (12, 0));
+    assert!(s1.failed.is_empty(), "{:?}", s1.failed);
+    let grid = spec.grid().unwrap();
+    for c in &grid {
+        let (x, y) = (
+            read_result(&result_path(&a, c)).unwrap(),
+            read_result(&result_path(&b, c)).unwrap(),
+        );
+        let e = max_rel(&numbers(&y), &numbers(&x));
+        assert!(e <= LOCKSTEP_F64_REL, "{}: {e:e}", c.id());
+    }
+    // A kill mid-sweep: three results missing; the rerun trains only those, regrouped, to the same numbers.
+    let before: Vec<Vec<f64>> = grid
+        .iter()
+        .map(|c| numbers(&read_result(&result_path(&b, c)).unwrap()))
+        .collect();
+    for i in [1, 4, 9] {
+        std::fs::remove_file(result_path(&b, &grid[i])).unwrap();
+    }
+    let s2 = run_sweep_grouped(&spec, &b, Shard::ALL, 1, 4, &data, &|_| {}).unwrap();
+    assert_eq!((s2.ran, s2.skipped), (3, 9));
+    for (c, want) in grid.iter().zip(&before) {
+        let got = numbers(&read_result(&result_path(&b, c)).unwrap());
+        assert!(max_rel(&got, want) <= LOCKSTEP_F64_REL, "{}", c.id());
+    }
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
+}
+
+fn cell(preset: Preset, width: usize, k: usize, train: f64, eval: f64) -> CellResult {
+    CellResult {
+        preset: preset.name(),
+        width,
+        batch: 32,
+        k,
+        train_samples_per_s: train,
+        eval_samples_per_s: eval,
+        train_gflops: 0.0,
+        steps: 1,
+    }
+}
+
+#[test]
+fn bench_projection_sums_the_protocol_and_divides_by_jobs() {
+    // Throughput proportional to 1/FLOPs at exactly the GEMM peak: the projection equals the floor.
+    let peak = 100.0; // GFLOP/s
+    let mut cells = Vec::new();
+    for p in Preset::ALL {
+        for w in [178, 488] {
+            let f = NetSpec::new(p, w).matmul_flops_forward();
+            cells.push(cell(p, w, 1, peak * 1e9 / (3.0 * f), peak * 1e9 / f));
+        }
+    }
+    let pr = project(&cells, 1, 2, peak, true);
+    assert_eq!(pr.len(), 2);
+    assert_eq!((pr[0].runs, pr[1].runs), (1200, 360));
+    for p in &pr {
+        assert!((p.ratio - 1.0).abs() < 1e-9, "{p:?}");
+    }
+    // Half the throughput doubles the time; a missing condition gives no full-protocol projection.
+    for c in &mut cells {
+        c.train_samples_per_s /= 2.0;
+        c.eval_samples_per_s /= 2.0;
+    }
+    let slow = project(&cells, 1, 2, peak, true);
+    assert!((slow[0].projected_s / pr[0].projected_s - 2.0).abs() < 1e-9);
+    cells.retain(|c| c.preset != Preset::Ei.name());
+    let part = project(&cells, 1, 2, peak, true);
+    assert_eq!(part.len(), 1);
+    assert_eq!(part[0].name, "targeted set");
+}
+
+#[test]
+fn inorm_bench_writes_json_and_markdown() {
+    let out = tmpdir("bench");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_inorm"))
+        .args([
+            "bench",
+            "--nets",
+            "ei,inorm",
+            "--widths",
+            "20",
+            "--k",
+            "1,3",
+            "--seconds",
+            "0.05",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(md.contains("| inorm | 20 | 32 | 3 |"), "{md}");
+    let js: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(js["cells"].as_array().unwrap().len(), 4);
+    assert!(js["gemm_peak_gflops"].as_f64().unwrap() > 0.0);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_inorm"))
+        .args(["bench", "--k", "0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("k"));
+    let _ = std::fs::remove_dir_all(&out);
+}
