@@ -32,6 +32,7 @@ pub mod data;
 pub mod error;
 pub mod experiment;
 pub mod fast;
+pub mod fault;
 pub mod init;
 pub mod interop;
 pub mod model;

@@ -7,6 +7,8 @@ mod check;
 mod claims;
 /// The `inorm` binary end to end: train, sweep/merge/report, init/grads interop, error messages.
 mod cli;
+/// Fault injection: each broken piece of the model is caught by the claims-gate check that should catch it.
+mod faults;
 /// Fashion-MNIST IDX reader, data discovery, luminance shift and download.
 mod data;
 /// Training loop, sweeps (grid, shards, resume, merge) and the claims harness.

@@ -12,6 +12,7 @@ use super::ops::{
     local_loss_grad, positive_mask, row_sums64, sgd_update, RowStats,
 };
 use crate::error::{Error, Result};
+use crate::fault::{self, Fault};
 use crate::model::{
     validate_params, BackendInfo, Batch, EvalReport, GradNorm, GradReport, HiddenKind, HostTensor,
     Hyper, LayerDiag, NetSpec, ParamInfo, ParamSet, StepReport, TrainedBy, Trainer, CLASSES,
@@ -404,7 +405,8 @@ impl FastNet {
             let mean: Vec<f64> = row_sums64(&m_own)?.into_iter().map(|s| s / n).collect();
             m_own.broadcast_sub(&column(&mean, self.dtype, &self.device)?)?
         } else {
-            ln_backward(&positive_mask(&y)?, &y, &inv_sigma)?
+            let mask_of = if fault::active(Fault::SurrogateOwnMask) { &hd.z } else { &y };
+            ln_backward(&positive_mask(mask_of)?, &y, &inv_sigma)?
         };
         let lateral = self.params.get(&hname(i, "lateral"));
         let mut e_own =

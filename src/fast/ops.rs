@@ -7,6 +7,7 @@
 use candle_core::{CpuStorage, DType, Device, InplaceOp2, Layout, Tensor};
 
 use crate::error::{Error, Result};
+use crate::fault::{self, Fault};
 use crate::model::{GradNorm, GN_EPS};
 
 /// A column of per-sample scalars (B×1) on `device` in `dtype`, from host f64 values.
@@ -100,7 +101,10 @@ fn row_dot_mean(a: &Tensor, c: &Tensor) -> Result<Vec<f64>> {
 pub fn ln_backward(delta: &Tensor, y: &Tensor, inv_sigma: &[f64]) -> Result<Tensor> {
     let n = delta.dim(1)? as f64;
     let mean_d: Vec<f64> = row_sums64(delta)?.into_iter().map(|s| s / n).collect();
-    let mean_dy = row_dot_mean(delta, y)?;
+    let mean_dy = match fault::active(Fault::LnDecorrelationDropped) {
+        true => vec![0.0; mean_d.len()],
+        false => row_dot_mean(delta, y)?,
+    };
     let centered = sub_rows(delta, &mean_d)?;
     let decor = scale_rows(y, &mean_dy)?;
     scale_rows(&centered.sub(&decor)?, inv_sigma)
@@ -117,8 +121,10 @@ pub fn gradnorm_backward(
     eq2_exact: bool,
 ) -> Result<Tensor> {
     let n = zs.n as f64;
-    let mean_g =
-        || -> Result<Vec<f64>> { Ok(row_sums64(gamma)?.into_iter().map(|s| s / n).collect()) };
+    let mean_g = || -> Result<Vec<f64>> {
+        let off = fault::active(Fault::GradNormCenteringOff);
+        Ok(row_sums64(gamma)?.into_iter().map(|s| if off { 0.0 } else { s / n }).collect())
+    };
     Ok(match variant {
         GradNorm::Off => gamma.clone(),
         GradNorm::Center => sub_rows(gamma, &mean_g()?)?,
@@ -184,6 +190,7 @@ pub struct HostCe {
 
 /// Cross-entropy of `logits` (B×C, row-major f64) against `y`, log-softmax as `o − logsumexp(o)`.
 pub fn cross_entropy_host(logits: &[f64], classes: usize, y: &[u8], smoothing: f64) -> HostCe {
+    let smoothing = if fault::active(Fault::LabelSmoothingOff) { 0.0 } else { smoothing };
     let bsz = y.len();
     let mut per_sample = Vec::with_capacity(bsz);
     let mut grad = vec![0.0; bsz * classes];
@@ -296,6 +303,7 @@ impl InplaceOp2 for SgdInplace {
 /// `p·(1 − lr·wd)` when `wd > 0`, then the Dale clamp when `clamp`. In place on the CPU without weight decay
 /// (the figure setting); otherwise a new tensor. Returns the updated parameter.
 pub fn sgd_update(p: &Tensor, g: &Tensor, lr: f64, wd: f64, clamp: bool) -> Result<Tensor> {
+    let clamp = clamp && !fault::active(Fault::DaleClampOff);
     if p.device().is_cpu() && wd == 0.0 && p.is_contiguous() && g.is_contiguous() {
         p.inplace_op2(g, &SgdInplace { lr, clamp })?;
         return Ok(p.clone());
