@@ -284,7 +284,10 @@ pub fn paired_diffs(a: &[f64], b: &[f64]) -> Result<Vec<f64>> {
         });
     }
     if a.is_empty() {
-        return Err(Error::invalid("paired samples", "samples must be non-empty"));
+        return Err(Error::invalid(
+            "paired samples",
+            "samples must be non-empty",
+        ));
     }
     finite("paired samples: a", a)?;
     finite("paired samples: b", b)?;

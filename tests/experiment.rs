@@ -515,11 +515,29 @@ fn claims_fail_on_constructed_negative_controls() {
     // C8: E LN+ ahead of I-Norm at every ε, gap growing.
     let ln = || runs(Preset::ELn, &|_, _| 0.0);
     let held = |r: &[RunResult]| claims::c8(r, t.c8_min_gap, a).held;
-    assert_eq!(held(&with(ln(), runs(Preset::INorm, &|e, c| -1.0 - 4.0 * e - small(e, c)))), Some(true));
+    assert_eq!(
+        held(&with(
+            ln(),
+            runs(Preset::INorm, &|e, c| -1.0 - 4.0 * e - small(e, c))
+        )),
+        Some(true)
+    );
     // Gap not growing with ε.
-    assert_eq!(held(&with(ln(), runs(Preset::INorm, &|e, c| -3.0 + 2.0 * e + small(e, c)))), Some(false));
+    assert_eq!(
+        held(&with(
+            ln(),
+            runs(Preset::INorm, &|e, c| -3.0 + 2.0 * e + small(e, c))
+        )),
+        Some(false)
+    );
     // I-Norm ahead at ε = 0.
-    assert_eq!(held(&with(ln(), runs(Preset::INorm, &|e, c| 1.0 - 6.0 * e + small(e, c)))), Some(false));
+    assert_eq!(
+        held(&with(
+            ln(),
+            runs(Preset::INorm, &|e, c| 1.0 - 6.0 * e + small(e, c))
+        )),
+        Some(false)
+    );
     // Noise only.
     assert_eq!(held(&with(ln(), runs(Preset::INorm, &noisy))), Some(false));
 
@@ -532,9 +550,15 @@ fn claims_fail_on_constructed_negative_controls() {
     };
     let held = |full: Vec<RunResult>| claims::c11(&with(base(), full), t.c11_max_deficit, a).held;
     assert_eq!(held(runs(gn(GradNorm::Full), &small)), Some(true));
-    assert_eq!(held(runs(gn(GradNorm::Full), &|e, c| -0.5 + small(e, c))), Some(false));
+    assert_eq!(
+        held(runs(gn(GradNorm::Full), &|e, c| -0.5 + small(e, c))),
+        Some(false)
+    );
     // Trailing by 0.2 on median but with ±3 noise: not shown non-inferior (the old rule passed this).
-    assert_eq!(held(runs(gn(GradNorm::Full), &|e, c| -0.2 + noisy(e, c))), Some(false));
+    assert_eq!(
+        held(runs(gn(GradNorm::Full), &|e, c| -0.2 + noisy(e, c))),
+        Some(false)
+    );
 
     // C12: GN center ≈ E LN+, above scale and decorrelate.
     let others = || {
@@ -543,9 +567,7 @@ fn claims_fail_on_constructed_negative_controls() {
             runs(gn(GradNorm::Decorrelate), &|_, _| -1.5),
         )
     };
-    let held = |center: Vec<RunResult>| {
-        claims::c12(&with(with(ln(), others()), center), m, a).held
-    };
+    let held = |center: Vec<RunResult>| claims::c12(&with(with(ln(), others()), center), m, a).held;
     assert_eq!(held(runs(gn(GradNorm::Center), &small)), Some(true));
     assert_eq!(held(runs(gn(GradNorm::Center), &noisy)), Some(false));
     assert_eq!(held(runs(gn(GradNorm::Center), &|_, _| -2.0)), Some(false));
@@ -561,7 +583,10 @@ fn claims_fail_on_constructed_negative_controls() {
     };
     let held = |c: f64| {
         let r = with(
-            with(align(gn(GradNorm::Center), c), align(gn(GradNorm::Decorrelate), 0.27)),
+            with(
+                align(gn(GradNorm::Center), c),
+                align(gn(GradNorm::Decorrelate), 0.27),
+            ),
             align(gn(GradNorm::Scale), 0.17),
         );
         claims::c13(&r, a).held
@@ -572,17 +597,26 @@ fn claims_fail_on_constructed_negative_controls() {
 
     // C15: GN lateral ≈ GN center ≈ E LN+.
     let held = |lat: Vec<RunResult>| {
-        claims::c15(&with(with(ln(), runs(gn(GradNorm::Center), &small)), lat), m, a).held
+        claims::c15(
+            &with(with(ln(), runs(gn(GradNorm::Center), &small)), lat),
+            m,
+            a,
+        )
+        .held
     };
     assert_eq!(held(runs(gn(GradNorm::Lateral), &jitter(0.03))), Some(true));
     assert_eq!(held(runs(gn(GradNorm::Lateral), &noisy)), Some(false));
     assert_eq!(held(runs(gn(GradNorm::Lateral), &|_, _| 0.8)), Some(false));
 
     // C16: I-Norm not better than EI LN− (non-superiority within the margin).
-    let held = |inorm: Vec<RunResult>| claims::c16(&with(runs(Preset::Ei, &|_, _| 0.0), inorm), m, a).held;
+    let held =
+        |inorm: Vec<RunResult>| claims::c16(&with(runs(Preset::Ei, &|_, _| 0.0), inorm), m, a).held;
     assert_eq!(held(runs(Preset::INorm, &small)), Some(true));
     assert_eq!(held(runs(Preset::INorm, &|_, _| -1.0)), Some(true));
-    assert_eq!(held(runs(Preset::INorm, &|e, c| 2.0 + small(e, c))), Some(false));
+    assert_eq!(
+        held(runs(Preset::INorm, &|e, c| 2.0 + small(e, c))),
+        Some(false)
+    );
     // Noise alone no longer passes: "not significantly better" is not "not better".
     assert_eq!(held(runs(Preset::INorm, &noisy)), Some(false));
 

@@ -108,7 +108,11 @@ fn clean(g: &Grid) -> Vec<RunResult> {
     let _guard = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
     let todo: Vec<Cell> = {
         let c = cache.lock().unwrap();
-        cells.iter().filter(|x| !c.contains_key(&key(g, x))).copied().collect()
+        cells
+            .iter()
+            .filter(|x| !c.contains_key(&key(g, x)))
+            .copied()
+            .collect()
     };
     let fresh = train_cells(g, &todo, None);
     let mut c = cache.lock().unwrap();
@@ -207,6 +211,10 @@ fn survey_every_fault_on_a_small_grid() {
             .collect();
         eprintln!("FAULT {f:?}: failing checks {failed:?}\n{}", summary(&bad));
     }
-    let failed: Vec<&str> = gated_checks(&ok).iter().filter(|c| !c.pass).map(|c| c.id).collect();
+    let failed: Vec<&str> = gated_checks(&ok)
+        .iter()
+        .filter(|c| !c.pass)
+        .map(|c| c.id)
+        .collect();
     eprintln!("CLEAN failing checks (small grid) {failed:?}");
 }

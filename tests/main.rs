@@ -7,14 +7,14 @@ mod check;
 mod claims;
 /// The `inorm` binary end to end: train, sweep/merge/report, init/grads interop, error messages.
 mod cli;
-/// Fault injection: each broken piece of the model is caught by the claims-gate check that should catch it.
-mod faults;
 /// Fashion-MNIST IDX reader, data discovery, luminance shift and download.
 mod data;
 /// Training loop, sweeps (grid, shards, resume, merge) and the claims harness.
 mod experiment;
 /// The candle fast path against the reference: case table, properties, trajectories, snapshots.
 mod fast;
+/// Fault injection: each broken piece of the model is caught by the claims-gate check that should catch it.
+mod faults;
 /// Safetensors exchange of models, batches and gradient dumps.
 mod interop;
 /// Proofs for every backward of the f64 reference: FD Jacobians, dot-product and Taylor tests, LN/GN and

@@ -37,7 +37,11 @@ pub fn shifted_batch(
     y_out.reserve(indices.len());
     for &i in indices {
         let c = rng.uniform_in(-eps, eps);
-        let c = if fault::active(Fault::LuminanceShiftOff) { 0.0 } else { c };
+        let c = if fault::active(Fault::LuminanceShiftOff) {
+            0.0
+        } else {
+            c
+        };
         x_out.extend(
             ds.image(i)
                 .iter()

@@ -13,14 +13,13 @@
 //! (TOST), so noisier data makes them harder to pass, not easier; "a ≥ b" (C11) and "a not better than b"
 //! (C16) are one-sided non-inferiority / non-superiority tests with a margin (see [`super::compare`]).
 
-use super::common::fmt_p;
 pub use super::common::eps_levels;
+use super::common::fmt_p;
 use super::compare::{acc, common_eps, values};
 pub use super::compare::{compare, Comparison};
 use crate::model::{GradNorm, Preset};
 use crate::stats::{mann_whitney, median, signed_rank_exact};
 use crate::train::{RunResult, CHANCE_ACC};
-
 
 /// The verdict on one claim.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -116,7 +115,6 @@ const ACC: &str = "accuracy points";
 fn gn(g: GradNorm) -> Preset {
     Preset::INormGn(g)
 }
-
 
 #[allow(clippy::too_many_arguments)]
 fn outcome(

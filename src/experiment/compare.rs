@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::common::eps_levels;
 use crate::model::Preset;
 use crate::stats::{
     equivalence_tost, mann_whitney, median, signed_rank_exact, Equivalence, SignedRank,
@@ -72,7 +73,6 @@ pub(super) fn values(
 pub(super) fn acc(r: &RunResult) -> f64 {
     r.final_metrics.test_acc
 }
-
 
 pub(super) fn common_eps(results: &[RunResult], presets: &[Preset]) -> Vec<f64> {
     let mut out = eps_levels(results, presets[0]);

@@ -221,7 +221,9 @@ pub fn config_seed(seed: u64, config: usize) -> Result<u64> {
         .ok_or_else(|| {
             Error::invalid(
                 "seeds",
-                format!("{seed} is too large for --seed-per-config (seed·30 + config overflows u64)"),
+                format!(
+                    "{seed} is too large for --seed-per-config (seed·30 + config overflows u64)"
+                ),
             )
         })
 }

@@ -405,7 +405,11 @@ impl FastNet {
             let mean: Vec<f64> = row_sums64(&m_own)?.into_iter().map(|s| s / n).collect();
             m_own.broadcast_sub(&column(&mean, self.dtype, &self.device)?)?
         } else {
-            let mask_of = if fault::active(Fault::SurrogateOwnMask) { &hd.z } else { &y };
+            let mask_of = if fault::active(Fault::SurrogateOwnMask) {
+                &hd.z
+            } else {
+                &y
+            };
             ln_backward(&positive_mask(mask_of)?, &y, &inv_sigma)?
         };
         let lateral = self.params.get(&hname(i, "lateral"));

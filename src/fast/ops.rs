@@ -123,7 +123,10 @@ pub fn gradnorm_backward(
     let n = zs.n as f64;
     let mean_g = || -> Result<Vec<f64>> {
         let off = fault::active(Fault::GradNormCenteringOff);
-        Ok(row_sums64(gamma)?.into_iter().map(|s| if off { 0.0 } else { s / n }).collect())
+        Ok(row_sums64(gamma)?
+            .into_iter()
+            .map(|s| if off { 0.0 } else { s / n })
+            .collect())
     };
     Ok(match variant {
         GradNorm::Off => gamma.clone(),
@@ -190,7 +193,11 @@ pub struct HostCe {
 
 /// Cross-entropy of `logits` (B×C, row-major f64) against `y`, log-softmax as `o − logsumexp(o)`.
 pub fn cross_entropy_host(logits: &[f64], classes: usize, y: &[u8], smoothing: f64) -> HostCe {
-    let smoothing = if fault::active(Fault::LabelSmoothingOff) { 0.0 } else { smoothing };
+    let smoothing = if fault::active(Fault::LabelSmoothingOff) {
+        0.0
+    } else {
+        smoothing
+    };
     let bsz = y.len();
     let mut per_sample = Vec::with_capacity(bsz);
     let mut grad = vec![0.0; bsz * classes];
