@@ -34,6 +34,7 @@ pub mod devcheck;
 pub mod error;
 pub mod experiment;
 pub mod fast;
+pub mod fault;
 pub mod init;
 pub mod interop;
 pub mod model;

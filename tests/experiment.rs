@@ -673,10 +673,10 @@ fn claims_hold_on_results_built_to_satisfy_them_and_fail_otherwise() {
             -0.1
         }
     }));
-    assert_eq!(claims::c5(&r, t.same_max_diff, t.alpha).held, Some(true));
+    assert_eq!(claims::c5(&r, t.equiv_margin, t.alpha).held, Some(true));
     let mut r = runs(Preset::EiLn, &|_, _| 0.0);
     r.extend(runs(Preset::ELn, &|_, c| 2.0 + noise(c)));
-    assert_eq!(claims::c5(&r, t.same_max_diff, t.alpha).held, Some(false));
+    assert_eq!(claims::c5(&r, t.equiv_margin, t.alpha).held, Some(false));
 
     // C6: accuracies fall with ε in `runs`; a condition that rises breaks it.
     let r = runs(Preset::ELn, &|_, _| 0.0);
@@ -728,6 +728,144 @@ fn claims_hold_on_results_built_to_satisfy_them_and_fail_otherwise() {
     assert_eq!(all.len(), 13);
     assert_eq!(held(&all, "C6"), Some(true));
     assert_eq!(held(&all, "C4"), None);
+}
+
+/// Alternating ±`amp` with distinct magnitudes per configuration: a condition that differs from another only
+/// by noise.
+fn jitter(amp: f64) -> impl Fn(f64, usize) -> f64 {
+    move |_, c| {
+        let sign = if c % 2 == 0 { 1.0 } else { -1.0 };
+        sign * amp * (1.0 + 0.1 * c as f64)
+    }
+}
+
+fn with(mut a: Vec<RunResult>, b: Vec<RunResult>) -> Vec<RunResult> {
+    a.extend(b);
+    a
+}
+
+/// Negative controls for C8, C11, C12, C13, C15 and C16 (the claims C4–C7, C9, C10, C14 are above): each
+/// holds on results built to satisfy it and fails on results built to break it — including, for every "≈"
+/// and "≥" claim, results that differ only by large noise, which the old "not significant" rule accepted.
+#[test]
+fn claims_fail_on_constructed_negative_controls() {
+    let t = Thresholds::SPEC;
+    let (m, a) = (t.equiv_margin, t.alpha);
+    let gn = Preset::INormGn;
+    let small = jitter(0.02);
+    let noisy = jitter(3.0);
+
+    // C8: E LN+ ahead of I-Norm at every ε, gap growing.
+    let ln = || runs(Preset::ELn, &|_, _| 0.0);
+    let held = |r: &[RunResult]| claims::c8(r, t.c8_min_gap, a).held;
+    assert_eq!(
+        held(&with(
+            ln(),
+            runs(Preset::INorm, &|e, c| -1.0 - 4.0 * e - small(e, c))
+        )),
+        Some(true)
+    );
+    // Gap not growing with ε.
+    assert_eq!(
+        held(&with(
+            ln(),
+            runs(Preset::INorm, &|e, c| -3.0 + 2.0 * e + small(e, c))
+        )),
+        Some(false)
+    );
+    // I-Norm ahead at ε = 0.
+    assert_eq!(
+        held(&with(
+            ln(),
+            runs(Preset::INorm, &|e, c| 1.0 - 6.0 * e + small(e, c))
+        )),
+        Some(false)
+    );
+    // Noise only.
+    assert_eq!(held(&with(ln(), runs(Preset::INorm, &noisy))), Some(false));
+
+    // C11: GN full non-inferior to E LN+ (margin 0.3) and ahead of I-Norm.
+    let base = || {
+        with(
+            runs(Preset::ELn, &|_, _| 0.0),
+            runs(Preset::INorm, &|e, _| -2.0 - 3.0 * e),
+        )
+    };
+    let held = |full: Vec<RunResult>| claims::c11(&with(base(), full), t.c11_max_deficit, a).held;
+    assert_eq!(held(runs(gn(GradNorm::Full), &small)), Some(true));
+    assert_eq!(
+        held(runs(gn(GradNorm::Full), &|e, c| -0.5 + small(e, c))),
+        Some(false)
+    );
+    // Trailing by 0.2 on median but with ±3 noise: not shown non-inferior (the old rule passed this).
+    assert_eq!(
+        held(runs(gn(GradNorm::Full), &|e, c| -0.2 + noisy(e, c))),
+        Some(false)
+    );
+
+    // C12: GN center ≈ E LN+, above scale and decorrelate.
+    let others = || {
+        with(
+            runs(gn(GradNorm::Scale), &|_, _| -3.0),
+            runs(gn(GradNorm::Decorrelate), &|_, _| -1.5),
+        )
+    };
+    let held = |center: Vec<RunResult>| claims::c12(&with(with(ln(), others()), center), m, a).held;
+    assert_eq!(held(runs(gn(GradNorm::Center), &small)), Some(true));
+    assert_eq!(held(runs(gn(GradNorm::Center), &noisy)), Some(false));
+    assert_eq!(held(runs(gn(GradNorm::Center), &|_, _| -2.0)), Some(false));
+    assert_eq!(held(runs(gn(GradNorm::Center), &|_, _| -1.0)), Some(false));
+
+    // C13: gradient alignment center > decorrelate, center > scale (pooled).
+    let align = |p: Preset, v: f64| {
+        let mut r = runs(p, &|_, _| 0.0);
+        for (i, x) in r.iter_mut().enumerate() {
+            x.final_metrics.gradient_alignment = v + 0.001 * i as f64;
+        }
+        r
+    };
+    let held = |c: f64| {
+        let r = with(
+            with(
+                align(gn(GradNorm::Center), c),
+                align(gn(GradNorm::Decorrelate), 0.27),
+            ),
+            align(gn(GradNorm::Scale), 0.17),
+        );
+        claims::c13(&r, a).held
+    };
+    assert_eq!(held(0.42), Some(true));
+    assert_eq!(held(0.2), Some(false));
+    assert_eq!(held(0.27), Some(false));
+
+    // C15: GN lateral ≈ GN center ≈ E LN+.
+    let held = |lat: Vec<RunResult>| {
+        claims::c15(
+            &with(with(ln(), runs(gn(GradNorm::Center), &small)), lat),
+            m,
+            a,
+        )
+        .held
+    };
+    assert_eq!(held(runs(gn(GradNorm::Lateral), &jitter(0.03))), Some(true));
+    assert_eq!(held(runs(gn(GradNorm::Lateral), &noisy)), Some(false));
+    assert_eq!(held(runs(gn(GradNorm::Lateral), &|_, _| 0.8)), Some(false));
+
+    // C16: I-Norm not better than EI LN− (non-superiority within the margin).
+    let held =
+        |inorm: Vec<RunResult>| claims::c16(&with(runs(Preset::Ei, &|_, _| 0.0), inorm), m, a).held;
+    assert_eq!(held(runs(Preset::INorm, &small)), Some(true));
+    assert_eq!(held(runs(Preset::INorm, &|_, _| -1.0)), Some(true));
+    assert_eq!(
+        held(runs(Preset::INorm, &|e, c| 2.0 + small(e, c))),
+        Some(false)
+    );
+    // Noise alone no longer passes: "not significantly better" is not "not better".
+    assert_eq!(held(runs(Preset::INorm, &noisy)), Some(false));
+
+    // C5 likewise: noise alone is not equivalence.
+    let r = with(runs(Preset::EiLn, &|_, _| 0.0), runs(Preset::ELn, &noisy));
+    assert_eq!(claims::c5(&r, m, a).held, Some(false));
 }
 
 #[test]

@@ -13,6 +13,8 @@ mod data;
 mod experiment;
 /// The candle fast path against the reference: case table, properties, trajectories, snapshots.
 mod fast;
+/// Fault injection: each broken piece of the model is caught by the claims-gate check that should catch it.
+mod faults;
 /// Safetensors exchange of models, batches and gradient dumps.
 mod interop;
 /// K networks in lockstep against K single runs, the lockstep sweep, host reads per step, the bench.

@@ -1,9 +1,16 @@
 //! Rank statistics (SPEC §8.4) against SciPy 1.17.1 reference values (`scipy.stats.mannwhitneyu(a, b,
 //! alternative='two-sided', method='asymptotic')` and `scipy.stats.wilcoxon(a, b, zero_method='wilcox',
 //! correction=True, method='approx')`, computed once and hard-coded below), the symmetry and monotonicity of the
-//! Mann–Whitney p-value in U, and the tie-free p-values printed in the paper's notebooks (SPEC §10).
+//! Mann–Whitney p-value in U, and the tie-free p-values printed in the paper's notebooks (paper/model.md §10).
+//! The exact signed-rank distribution and the equivalence test (TOST) against SciPy 1.17.1's
+//! `wilcoxon(d, method='exact', alternative=...)` (tie-free) and `method='auto'` (ties, m ≤ 13: exact
+//! enumeration of all sign flips), and against a brute-force enumeration of the 2^m sign patterns.
 
-use inorm::stats::{mann_whitney, median, stars, wilcoxon_signed_rank};
+use inorm::rng::{SeedRng, Stream};
+use inorm::stats::{
+    equivalence_tost, mann_whitney, median, signed_rank_exact, stars, wilcoxon_exact,
+    wilcoxon_signed_rank,
+};
 use inorm::tolerance::SCIPY_REL;
 
 fn rel(a: f64, b: f64) -> f64 {
@@ -200,4 +207,185 @@ fn median_and_stars() {
     assert_eq!(stars(0.0499), "*");
     assert_eq!(stars(0.05), "n.s.");
     assert_eq!(stars(f64::NAN), "n.s.");
+}
+
+/// (name, differences, SciPy two-sided, greater, less p; W⁺).
+#[allow(clippy::type_complexity)]
+fn exact_cases() -> Vec<(&'static str, Vec<f64>, [f64; 3], f64)> {
+    // Produced by `scipy.stats.wilcoxon(d, method="exact", alternative=a).pvalue` for a in ("two-sided",
+    // "greater", "less") (SciPy 1.17.1); the two tie cases with `method="auto"` (a permutation test that
+    // enumerates all 2^m sign flips for m ≤ 13). W⁺ = the `statistic` of alternative="greater".
+    vec![
+        (
+            "no ties, n = 10",
+            vec![1.3, -0.4, 2.2, 0.9, -1.7, 3.1, 0.25, 1.05, -0.6, 2.75],
+            [0.130859375, 0.0654296875, 0.947265625],
+            43.0,
+        ),
+        (
+            "all positive, n = 10",
+            vec![0.5, 1.5, 0.25, 2.5, 1.25, 0.75, 3.5, 0.1, 2.0, 1.1],
+            [0.001953125, 0.0009765625, 1.0],
+            55.0,
+        ),
+        (
+            "one flipped at the smallest rank, n = 10",
+            vec![0.5, 1.5, -0.05, 2.5, 1.25, 0.75, 3.5, 0.1, 2.0, 1.1],
+            [0.00390625, 0.001953125, 0.9990234375],
+            54.0,
+        ),
+        (
+            "n = 6, mixed",
+            vec![0.3, -1.1, 2.4, 0.8, 1.9, -0.2],
+            [0.3125, 0.15625, 0.890625],
+            16.0,
+        ),
+        (
+            "n = 20, no ties",
+            vec![
+                0.31, -0.12, 0.88, 1.42, -0.57, 0.66, 0.05, 1.93, -0.29, 0.74, 1.11, -0.93, 0.47,
+                2.21, 0.18, -0.36, 1.58, 0.99, -0.08, 0.61,
+            ],
+            [
+                0.013616561889648438,
+                0.006808280944824219,
+                0.9939603805541992,
+            ],
+            170.0,
+        ),
+        (
+            "tied |d| and a zero, n = 9",
+            vec![1.0, -1.0, 2.0, 2.0, 0.0, 3.0, -0.5, 1.0, 4.0],
+            [0.0625, 0.03125, 0.98046875],
+            32.0,
+        ),
+        (
+            "ties, n = 12",
+            vec![
+                0.2, 0.2, -0.2, 0.5, 0.5, 0.5, -0.9, 1.1, 1.1, -1.3, 2.0, 0.7,
+            ],
+            [0.16796875, 0.083984375, 0.923828125],
+            57.0,
+        ),
+    ]
+}
+
+#[test]
+fn exact_signed_rank_matches_scipy() {
+    for (name, d, [two, greater, less], w_plus) in exact_cases() {
+        let r = signed_rank_exact(&d).unwrap();
+        assert!(r.exact, "{name}");
+        assert_eq!(r.w_plus, w_plus, "{name}");
+        for (what, got, want) in [
+            ("two-sided", r.p_two_sided, two),
+            ("greater", r.p_greater, greater),
+            ("less", r.p_less, less),
+        ] {
+            assert!(
+                rel(got, want) < SCIPY_REL,
+                "{name}, {what}: p {got} vs SciPy {want}"
+            );
+        }
+        // As paired samples: a = d + 1, b = 1.
+        let a: Vec<f64> = d.iter().map(|x| x + 1.0).collect();
+        let w = wilcoxon_exact(&a, &vec![1.0; d.len()]).unwrap();
+        assert!(rel(w.p_two_sided, two) < 1e-12, "{name}: paired");
+    }
+}
+
+/// The arithmetic: with 10 pairs the normal approximation bottoms out at p = 0.0059, so one flipped
+/// configuration could push "p < 0.01" out of reach; the exact test gives 2/1024, and 10/1024 with the third
+/// smallest difference flipped, where the approximation gives 0.0144 (SciPy 1.17.1: `wilcoxon([1, 2, -3, 4,
+/// ..., 10], method="exact")` = 0.009765625, `method="approx"` = 0.014432823938841816).
+#[test]
+fn exact_signed_rank_reaches_small_p_with_ten_pairs_where_the_approximation_cannot() {
+    let all: Vec<f64> = (1..=10).map(f64::from).collect();
+    let approx = wilcoxon_signed_rank(&all, &[0.0; 10]).unwrap().p_two_sided;
+    assert!((approx - 0.0059).abs() < 1e-4, "approximation {approx}");
+    assert_eq!(signed_rank_exact(&all).unwrap().p_two_sided, 2.0 / 1024.0);
+    let mut flipped = all.clone();
+    flipped[2] = -3.0;
+    let p = signed_rank_exact(&flipped).unwrap().p_two_sided;
+    assert_eq!(p, 10.0 / 1024.0);
+    let approx = wilcoxon_signed_rank(&flipped, &[0.0; 10])
+        .unwrap()
+        .p_two_sided;
+    assert!(
+        rel(approx, 0.014432823938841816) < SCIPY_REL,
+        "approximation {approx}"
+    );
+}
+
+/// Brute force: enumerate all 2^m sign patterns of the mid-ranks and count; must equal the dynamic program
+/// for random differences with many ties (values on a coarse grid) and zeros.
+#[test]
+fn exact_signed_rank_equals_brute_force_enumeration_with_ties() {
+    let mut rng = SeedRng::new(13, Stream::Test, 0);
+    for case in 0..40 {
+        let n = 1 + rng.below(14) as usize;
+        let d: Vec<f64> = (0..n).map(|_| (rng.below(9) as f64 - 4.0) * 0.25).collect();
+        let r = signed_rank_exact(&d).unwrap();
+        let nz: Vec<f64> = d.iter().copied().filter(|x| *x != 0.0).collect();
+        let m = nz.len();
+        // Mid-ranks of |d| by counting: rank = #smaller + (#equal + 1)/2.
+        let abs: Vec<f64> = nz.iter().map(|x| x.abs()).collect();
+        let ranks: Vec<f64> = abs
+            .iter()
+            .map(|a| {
+                let lt = abs.iter().filter(|b| *b < a).count() as f64;
+                let eq = abs.iter().filter(|b| *b == a).count() as f64;
+                lt + (eq + 1.0) / 2.0
+            })
+            .collect();
+        let obs: f64 = ranks
+            .iter()
+            .zip(&nz)
+            .filter(|(_, x)| **x > 0.0)
+            .map(|(r, _)| r)
+            .sum();
+        assert_eq!(r.w_plus, obs, "case {case}: {d:?}");
+        let (mut ge, mut le) = (0u64, 0u64);
+        for mask in 0u64..(1 << m) {
+            let w: f64 = (0..m)
+                .filter(|i| mask >> i & 1 == 1)
+                .map(|i| ranks[i])
+                .sum();
+            ge += u64::from(w >= obs - 1e-9);
+            le += u64::from(w <= obs + 1e-9);
+        }
+        let total = (1u64 << m) as f64;
+        let (pg, pl) = (ge as f64 / total, le as f64 / total);
+        assert!((r.p_greater - pg).abs() < 1e-12, "case {case}: {d:?}");
+        assert!((r.p_less - pl).abs() < 1e-12, "case {case}: {d:?}");
+        assert!(
+            (r.p_two_sided - (2.0 * pg.min(pl)).min(1.0)).abs() < 1e-12,
+            "case {case}"
+        );
+    }
+}
+
+#[test]
+fn equivalence_tost_matches_scipy_and_rejects_bad_margins() {
+    // SciPy 1.17.1: p_lower = wilcoxon(d + 0.4, method="exact", alternative="greater").pvalue,
+    // p_upper = wilcoxon(d - 0.4, method="exact", alternative="less").pvalue.
+    let tight = [0.12, -0.05, 0.2, -0.15, 0.03, 0.08, -0.1, 0.18, -0.02, 0.06];
+    let e = equivalence_tost(&tight, 0.4).unwrap();
+    assert!(rel(e.p_lower, 0.0009765625) < SCIPY_REL && rel(e.p_upper, 0.0009765625) < SCIPY_REL);
+    assert_eq!(e.p, e.p_lower.max(e.p_upper));
+    // Differences reaching past the margin: the upper test cannot reject, so equivalence is not shown.
+    let wide = [0.52, 0.1, 0.61, -0.2, 0.33, 0.8, 0.45, 0.27, 0.05, 0.7];
+    let e = equivalence_tost(&wide, 0.4).unwrap();
+    assert!(rel(e.p_lower, 0.0009765625) < SCIPY_REL, "{e:?}");
+    assert!(rel(e.p_upper, 0.384765625) < SCIPY_REL, "{e:?}");
+    assert!(e.p > 0.05);
+    // Noise alone never proves equivalence: huge spread around 0 (what "n.s." used to accept).
+    let noisy = [3.0, -2.5, 4.1, -3.7, 2.2, -4.4, 1.9, -2.8, 3.3, -3.1];
+    assert!(equivalence_tost(&noisy, 0.4).unwrap().p > 0.05);
+    for bad in [0.0, -0.4, f64::NAN, f64::INFINITY] {
+        assert!(equivalence_tost(&tight, bad).is_err(), "margin {bad}");
+    }
+    assert!(equivalence_tost(&[], 0.4).is_err());
+    assert!(signed_rank_exact(&[f64::NAN]).is_err());
+    let zeros = signed_rank_exact(&[0.0, 0.0]).unwrap();
+    assert_eq!((zeros.m, zeros.p_two_sided), (0, 1.0));
 }

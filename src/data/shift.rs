@@ -6,6 +6,7 @@
 //! so a run is reproducible from its seed and training offsets never depend on how often one evaluates.
 
 use super::Dataset;
+use crate::fault::{self, Fault};
 use crate::rng::{SeedRng, Stream};
 
 /// Fills `x_out` (`indices.len() × ds.dim`, f32, row-major) and `y_out` (`indices.len()` labels) with the
@@ -36,6 +37,11 @@ pub fn shifted_batch(
     y_out.reserve(indices.len());
     for &i in indices {
         let c = rng.uniform_in(-eps, eps);
+        let c = if fault::active(Fault::LuminanceShiftOff) {
+            0.0
+        } else {
+            c
+        };
         x_out.extend(
             ds.image(i)
                 .iter()

@@ -7,41 +7,19 @@
 //!
 //! Accuracy effects are in accuracy points (final-epoch test accuracy, %), as median paired differences
 //! when the two conditions share (config, seed) pairs, else as the difference of medians. Mann–Whitney U is
-//! the first-named (variant) condition's statistic (SPEC §8.4); the paired Wilcoxon p is given where runs
-//! pair up.
+//! the first-named (variant) condition's statistic (paper/model.md §8.4); the paired Wilcoxon p (exact
+//! signed-rank distribution) is given, and used for verdicts, where runs pair up. "a > b" claims need a
+//! significant ordering; "a ≈ b" claims need equivalence within [`EQUIV_MARGIN`] shown by two one-sided tests
+//! (TOST), so noisier data makes them harder to pass, not easier; "a ≥ b" (C11) and "a not better than b"
+//! (C16) are one-sided non-inferiority / non-superiority tests with a margin (see [`super::compare`]).
 
-use std::collections::BTreeMap;
-
+pub use super::common::eps_levels;
+use super::common::fmt_p;
+use super::compare::{acc, common_eps, values};
+pub use super::compare::{compare, Comparison};
 use crate::model::{GradNorm, Preset};
-use crate::stats::{mann_whitney, median, wilcoxon_signed_rank};
+use crate::stats::{mann_whitney, median, signed_rank_exact};
 use crate::train::{RunResult, CHANCE_ACC};
-
-/// One comparison inside a claim: condition `a` against condition `b` at one ε (or pooled).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Comparison {
-    /// What is compared, e.g. `EI LN+ vs EI LN− @ ε=0.75`.
-    pub label: String,
-    /// ε of the comparison (`None` = pooled over ε).
-    pub eps: Option<f64>,
-    /// Runs of `a`.
-    pub n_a: usize,
-    /// Runs of `b`.
-    pub n_b: usize,
-    /// Median of `a`.
-    pub median_a: f64,
-    /// Median of `b`.
-    pub median_b: f64,
-    /// Effect: median paired difference a − b if pairs exist, else median(a) − median(b).
-    pub effect: f64,
-    /// Number of (config, seed) pairs.
-    pub pairs: usize,
-    /// Mann–Whitney U of `a` (NaN if a side is empty).
-    pub u: f64,
-    /// Two-sided Mann–Whitney p.
-    pub p_mw: f64,
-    /// Two-sided paired Wilcoxon p (NaN without pairs).
-    pub p_wilcoxon: f64,
-}
 
 /// The verdict on one claim.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -81,8 +59,9 @@ pub struct Thresholds {
     pub alpha: f64,
     /// C4: least accuracy gain of EI LN+ over EI LN− at the largest ε (points).
     pub c4_min_gain: f64,
-    /// C5, C12, C15: largest |median difference| still "no difference" (points).
-    pub same_max_diff: f64,
+    /// C5, C12, C15 ("≈"): equivalence margin Δ in points, shown by two one-sided tests at `alpha`
+    /// ([`EQUIV_MARGIN`]); C16 ("not better"): non-superiority margin.
+    pub equiv_margin: f64,
     /// C6: tolerance of "decreasing" (a median may rise by at most this, points).
     pub c6_slack: f64,
     /// C7: on-target bound for |μ̄| and |v̄ − 1|; off-target is twice this.
@@ -97,7 +76,8 @@ pub struct Thresholds {
     pub c10_output_min: f64,
     /// See `c10_output_min`.
     pub c10_gradient_min: f64,
-    /// C11: most that GN full may trail E LN+ (points, paired median).
+    /// C11: non-inferiority margin of GN full against E LN+ (points): GN full ≥ E LN+ − this, shown at
+    /// `alpha` by a one-sided exact signed-rank test.
     pub c11_max_deficit: f64,
     /// C14: least fraction of GN-scale runs at chance at ε ≥ 0.5.
     pub c14_min_fraction: f64,
@@ -108,7 +88,7 @@ impl Thresholds {
     pub const SPEC: Thresholds = Thresholds {
         alpha: 0.05,
         c4_min_gain: 0.0,
-        same_max_diff: 0.5,
+        equiv_margin: EQUIV_MARGIN,
         c6_slack: 0.0,
         c7_tol: 0.1,
         c8_min_gap: 0.0,
@@ -121,131 +101,19 @@ impl Thresholds {
     };
 }
 
+/// Equivalence margin Δ (accuracy points) of every "≈" claim, taken from the paper's figures
+/// (paper/model.md §10), never from our measurements: the smallest median gap the paper reports as a
+/// *significant* difference is GN full − E LN+ at ε = 0.25 (Fig 5c/6a: 88.12 − 87.73 = 0.39, printed
+/// p = 0.004), while every pair it calls "no difference" differs by less (largest: EI LN+ − E LN+ top-10
+/// means at ε = 0.75, 85.25 vs 85.5 = 0.25, Fig 2a/2b; GN center − E LN+ medians at ε = 0, 88.23 vs 88.42 =
+/// 0.19, Fig 6a). Δ = 0.4 separates the two: a true difference the paper would call significant is not
+/// equivalent.
+pub const EQUIV_MARGIN: f64 = 0.4;
+
 const ACC: &str = "accuracy points";
 
 fn gn(g: GradNorm) -> Preset {
     Preset::INormGn(g)
-}
-
-/// Runs of `preset`, optionally at one ε, keyed by (config, seed) → value of `f`.
-fn values(
-    results: &[RunResult],
-    preset: Preset,
-    eps: Option<f64>,
-    f: &dyn Fn(&RunResult) -> f64,
-) -> BTreeMap<(usize, u64, u64), f64> {
-    results
-        .iter()
-        .filter(|r| r.config.spec.preset == preset)
-        .filter(|r| eps.is_none_or(|e| r.config.eps == e))
-        .map(|r| {
-            (
-                (
-                    r.config.config_index.unwrap_or(usize::MAX),
-                    r.config.seed,
-                    r.config.eps.to_bits(),
-                ),
-                f(r),
-            )
-        })
-        .filter(|(_, v)| v.is_finite())
-        .collect()
-}
-
-fn acc(r: &RunResult) -> f64 {
-    r.final_metrics.test_acc
-}
-
-/// The ε values present for `preset`, ascending.
-pub fn eps_levels(results: &[RunResult], preset: Preset) -> Vec<f64> {
-    let mut v: Vec<f64> = results
-        .iter()
-        .filter(|r| r.config.spec.preset == preset)
-        .map(|r| r.config.eps)
-        .collect();
-    v.sort_by(f64::total_cmp);
-    v.dedup();
-    v
-}
-
-fn common_eps(results: &[RunResult], presets: &[Preset]) -> Vec<f64> {
-    let mut out = eps_levels(results, presets[0]);
-    for p in &presets[1..] {
-        let e = eps_levels(results, *p);
-        out.retain(|x| e.contains(x));
-    }
-    out
-}
-
-/// Compares `a` with `b` on metric `f`, at `eps` (or pooled when `None`).
-pub fn compare(
-    results: &[RunResult],
-    a: Preset,
-    b: Preset,
-    eps: Option<f64>,
-    f: &dyn Fn(&RunResult) -> f64,
-) -> Comparison {
-    let va = values(results, a, eps, f);
-    let vb = values(results, b, eps, f);
-    let xa: Vec<f64> = va.values().copied().collect();
-    let xb: Vec<f64> = vb.values().copied().collect();
-    let (pa, pb): (Vec<f64>, Vec<f64>) = va
-        .iter()
-        .filter_map(|(k, x)| vb.get(k).map(|y| (*x, *y)))
-        .unzip();
-    let mw = mann_whitney(&xa, &xb).ok();
-    let wx = if pa.len() >= 2 {
-        wilcoxon_signed_rank(&pa, &pb).ok()
-    } else {
-        None
-    };
-    let effect = if !pa.is_empty() {
-        median(&pa.iter().zip(&pb).map(|(x, y)| x - y).collect::<Vec<_>>())
-    } else {
-        median(&xa) - median(&xb)
-    };
-    let label = match eps {
-        Some(e) => format!("{} vs {} @ ε={e}", a.label(), b.label()),
-        None => format!("{} vs {} (pooled ε)", a.label(), b.label()),
-    };
-    Comparison {
-        label,
-        eps,
-        n_a: xa.len(),
-        n_b: xb.len(),
-        median_a: median(&xa),
-        median_b: median(&xb),
-        effect,
-        pairs: pa.len(),
-        u: mw.as_ref().map_or(f64::NAN, |m| m.u),
-        p_mw: mw.as_ref().map_or(f64::NAN, |m| m.p_two_sided),
-        p_wilcoxon: wx.map_or(f64::NAN, |w| w.p_two_sided),
-    }
-}
-
-impl Comparison {
-    /// Both sides have at least one run.
-    pub fn has_data(&self) -> bool {
-        self.n_a > 0 && self.n_b > 0
-    }
-    /// The p-value used for a verdict: the paired Wilcoxon p when ≥ 6 pairs exist (below that the normal
-    /// approximation is meaningless), else Mann–Whitney.
-    pub fn p(&self) -> f64 {
-        if self.pairs >= 6 && self.p_wilcoxon.is_finite() {
-            self.p_wilcoxon
-        } else {
-            self.p_mw
-        }
-    }
-    /// a is significantly higher than b by more than `min_effect`.
-    pub fn better(&self, min_effect: f64, alpha: f64) -> bool {
-        self.effect > min_effect && self.p() < alpha
-    }
-    /// No significant difference and |effect| ≤ `max_diff`.
-    pub fn same(&self, max_diff: f64, alpha: f64) -> bool {
-        let significant = self.p() < alpha;
-        !significant && self.effect.abs() <= max_diff
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -311,7 +179,7 @@ pub fn c4(results: &[RunResult], min_gain: f64, alpha: f64) -> ClaimOutcome {
                 "gain at ε={}: {:+.2} (p={}); at ε={}: {:+.2}; needs > {min_gain}, p < {alpha}, and growth",
                 hi.eps.unwrap_or(f64::NAN),
                 hi.effect,
-                super::report::p(hi.p()),
+                fmt_p(hi.p()),
                 lo.eps.unwrap_or(f64::NAN),
                 lo.effect
             ),
@@ -331,21 +199,24 @@ pub fn c4(results: &[RunResult], min_gain: f64, alpha: f64) -> ClaimOutcome {
     )
 }
 
-/// C5 (Fig 2b): E LN+ and EI LN+ do not differ (pooled over ε; n.s. at `alpha` and |median difference| ≤
-/// `max_diff` points).
-pub fn c5(results: &[RunResult], max_diff: f64, alpha: f64) -> ClaimOutcome {
+/// C5 (Fig 2b): E LN+ and EI LN+ are equivalent (pooled over ε): the paired differences lie within
+/// ±`margin` points, shown by two one-sided exact signed-rank tests at `alpha` (TOST).
+pub fn c5(results: &[RunResult], margin: f64, alpha: f64) -> ClaimOutcome {
     let (a, b) = (Preset::EiLn, Preset::ELn);
     let c = compare(results, a, b, None, &acc);
-    let held = c.has_data().then(|| c.same(max_diff, alpha));
+    let held = c.has_data().then(|| c.equivalent(margin, alpha));
     let note = if c.has_data() {
-        format!("|effect| ≤ {max_diff} and p ≥ {alpha} (paired p used when ≥ 6 pairs)")
+        format!(
+            "equivalence within ±{margin}: TOST p = {} (needs < {alpha}; paired runs only)",
+            fmt_p(c.tost(margin).map_or(f64::NAN, |e| e.p))
+        )
     } else {
         missing(&[a, b])
     };
     outcome(
         "C5",
         "Fig 2b",
-        "EI LN+ ≈ E LN+ (inhibition ablated): no significant difference",
+        "EI LN+ ≈ E LN+ (inhibition ablated): equivalent within the margin",
         &[a, b],
         ACC,
         vec![c],
@@ -404,7 +275,8 @@ pub fn c6(results: &[RunResult], slack: f64) -> ClaimOutcome {
                 .unzip();
             c.pairs = pa.len();
             c.p_wilcoxon = if pa.len() >= 2 {
-                wilcoxon_signed_rank(&pa, &pb).map_or(f64::NAN, |w| w.p_two_sided)
+                let d: Vec<f64> = pa.iter().zip(&pb).map(|(x, y)| x - y).collect();
+                signed_rank_exact(&d).map_or(f64::NAN, |w| w.p_two_sided)
             } else {
                 f64::NAN
             };
@@ -470,6 +342,7 @@ pub fn c7(results: &[RunResult], tol: f64) -> ClaimOutcome {
         u: mann_whitney(x, y).map_or(f64::NAN, |m| m.u),
         p_mw: mann_whitney(x, y).map_or(f64::NAN, |m| m.p_two_sided),
         p_wilcoxon: f64::NAN,
+        diffs: Vec::new(),
     };
     let d = vec![
         mk(
@@ -586,6 +459,7 @@ fn alignment_claim(
         u: mw.as_ref().map_or(f64::NAN, |m| m.u),
         p_mw: mw.as_ref().map_or(f64::NAN, |m| m.p_two_sided),
         p_wilcoxon: f64::NAN,
+        diffs: Vec::new(),
     };
     let held = check(median(&o), median(&g));
     (vec![c], Some(held), hi, median(&o), median(&g))
@@ -639,8 +513,9 @@ pub fn c10(results: &[RunResult], output_min: f64, gradient_min: f64) -> ClaimOu
     )
 }
 
-/// C11 (Fig 5c): GN full is never significantly worse than E LN+ and trails it by at most `max_deficit`
-/// points (paired median) at every ε; and GN full > I-Norm (no GN) at every ε (significant).
+/// C11 (Fig 5c): GN full is non-inferior to E LN+ at every ε (trails it by less than `max_deficit` points,
+/// shown by a one-sided exact signed-rank test at `alpha`); and GN full > I-Norm (no GN) at every ε
+/// (significant at `alpha`).
 pub fn c11(results: &[RunResult], max_deficit: f64, alpha: f64) -> ClaimOutcome {
     let f = gn(GradNorm::Full);
     let vs_ln = per_eps(results, f, Preset::ELn);
@@ -648,14 +523,13 @@ pub fn c11(results: &[RunResult], max_deficit: f64, alpha: f64) -> ClaimOutcome 
     let (held, note) = if vs_ln.is_empty() || vs_in.is_empty() {
         (None, missing(&[f, Preset::ELn, Preset::INorm]))
     } else {
-        let ok_ln = vs_ln
-            .iter()
-            .all(|c| c.effect >= -max_deficit && !(c.p() < alpha && c.effect < 0.0));
+        let ok_ln = vs_ln.iter().all(|c| c.non_inferior(max_deficit, alpha));
         let ok_in = vs_in.iter().all(|c| c.better(0.0, alpha));
         (
             Some(ok_ln && ok_in),
             format!(
-                "≥ E LN+ − {max_deficit} and not significantly worse at every ε: {ok_ln}; > I-Norm at every ε: {ok_in}"
+                "non-inferior to E LN+ (margin {max_deficit}, p < {alpha}) at every ε: {ok_ln} (p = {}); > I-Norm at every ε: {ok_in}",
+                vs_ln.iter().map(|c| fmt_p(c.p_non_inferior(max_deficit))).collect::<Vec<_>>().join(", ")
             ),
         )
     };
@@ -675,9 +549,9 @@ pub fn c11(results: &[RunResult], max_deficit: f64, alpha: f64) -> ClaimOutcome 
     )
 }
 
-/// C12 (Fig 6a): GN center ≈ E LN+ (n.s., |diff| ≤ `max_diff`) at every ε, and GN center > GN scale,
-/// GN center > GN decorrelate at every ε (median difference > 0).
-pub fn c12(results: &[RunResult], max_diff: f64, alpha: f64) -> ClaimOutcome {
+/// C12 (Fig 6a): GN center ≈ E LN+ at every ε (equivalent within ±`margin`, TOST at `alpha`), and GN
+/// center > GN scale, GN center > GN decorrelate at every ε (median difference > 0).
+pub fn c12(results: &[RunResult], margin: f64, alpha: f64) -> ClaimOutcome {
     let c = gn(GradNorm::Center);
     let vs_ln = per_eps(results, c, Preset::ELn);
     let vs_s = per_eps(results, c, gn(GradNorm::Scale));
@@ -693,11 +567,11 @@ pub fn c12(results: &[RunResult], max_diff: f64, alpha: f64) -> ClaimOutcome {
             ]),
         )
     } else {
-        let same = vs_ln.iter().all(|x| x.same(max_diff, alpha));
+        let same = vs_ln.iter().all(|x| x.equivalent(margin, alpha));
         let above = vs_s.iter().chain(&vs_d).all(|x| x.effect > 0.0);
         (
             Some(same && above),
-            format!("≈ E LN+ at every ε (|d| ≤ {max_diff}, n.s.): {same}; > scale and > decorrelate at every ε: {above}"),
+            format!("≈ E LN+ at every ε (TOST within ±{margin}, p < {alpha}): {same}; > scale and > decorrelate at every ε: {above}"),
         )
     };
     let h = vs_ln.len().saturating_sub(1);
@@ -707,7 +581,7 @@ pub fn c12(results: &[RunResult], max_diff: f64, alpha: f64) -> ClaimOutcome {
     outcome(
         "C12",
         "Fig 6a",
-        "GN center ≈ E LN+ (n.s.); GN center > GN scale and > GN decorrelate at every ε",
+        "GN center ≈ E LN+; GN center > GN scale and > GN decorrelate at every ε",
         &[
             c,
             Preset::ELn,
@@ -797,20 +671,24 @@ pub fn c14(results: &[RunResult], min_fraction: f64) -> ClaimOutcome {
     o
 }
 
-/// C15 (Fig 7b): GN lateral ≈ GN center and GN lateral ≈ E LN+ (n.s., |diff| ≤ `max_diff`) at every ε.
+/// C15 (Fig 7b): GN lateral ≈ GN center and GN lateral ≈ E LN+ at every ε (equivalent within ±`margin`,
+/// TOST at `alpha`).
 /// (Its second half — lateral vs exact-centering weight-gradient cosine > 0.99 for n ≥ 100 — is a property
 /// of Theorem 1, tested in `tests/theorem.rs`.)
-pub fn c15(results: &[RunResult], max_diff: f64, alpha: f64) -> ClaimOutcome {
+pub fn c15(results: &[RunResult], margin: f64, alpha: f64) -> ClaimOutcome {
     let l = gn(GradNorm::Lateral);
     let vs_ln = per_eps(results, l, Preset::ELn);
     let vs_c = per_eps(results, l, gn(GradNorm::Center));
     let (held, note) = if vs_ln.is_empty() || vs_c.is_empty() {
         (None, missing(&[l, gn(GradNorm::Center), Preset::ELn]))
     } else {
-        let ok = vs_ln.iter().chain(&vs_c).all(|x| x.same(max_diff, alpha));
+        let ok = vs_ln
+            .iter()
+            .chain(&vs_c)
+            .all(|x| x.equivalent(margin, alpha));
         (
             Some(ok),
-            format!("n.s. and |d| ≤ {max_diff} against E LN+ and GN center at every ε: {ok}"),
+            format!("equivalent (TOST within ±{margin}, p < {alpha}) to E LN+ and GN center at every ε: {ok}"),
         )
     };
     let h = vs_ln.len().saturating_sub(1);
@@ -819,7 +697,7 @@ pub fn c15(results: &[RunResult], max_diff: f64, alpha: f64) -> ClaimOutcome {
     outcome(
         "C15",
         "Fig 7b",
-        "GN lateral ≈ GN center ≈ E LN+ (n.s.)",
+        "GN lateral ≈ GN center ≈ E LN+",
         &[l, gn(GradNorm::Center), Preset::ELn],
         ACC,
         d,
@@ -829,16 +707,19 @@ pub fn c15(results: &[RunResult], max_diff: f64, alpha: f64) -> ClaimOutcome {
     )
 }
 
-/// C16 (Figs 2a/4a, weak): I-Norm without GN is not significantly better than EI LN− at the largest ε
-/// (fails only if I-Norm is better by more than `max_gain` points with p < `alpha`).
-pub fn c16(results: &[RunResult], max_gain: f64, alpha: f64) -> ClaimOutcome {
+/// C16 (Figs 2a/4a, weak): I-Norm without GN is not better than EI LN− at the largest ε: non-superiority
+/// (I-Norm − EI LN− < `margin` points) shown by a one-sided exact signed-rank test at `alpha`. (A test that
+/// only fails when I-Norm is *significantly* better would pass more easily on noisier data.)
+pub fn c16(results: &[RunResult], margin: f64, alpha: f64) -> ClaimOutcome {
     let (a, b) = (Preset::INorm, Preset::Ei);
     let d = per_eps(results, a, b);
-    let held = d.last().map(|c| !c.better(max_gain, alpha));
-    let note = if d.is_empty() {
-        missing(&[a, b])
-    } else {
-        format!("fails if I-Norm − EI LN− > {max_gain} with p < {alpha} at the largest ε")
+    let held = d.last().map(|c| c.non_superior(margin, alpha));
+    let note = match d.last() {
+        None => missing(&[a, b]),
+        Some(c) => format!(
+            "non-superiority at the largest ε: I-Norm − EI LN− < {margin}, one-sided p = {} (needs < {alpha})",
+            fmt_p(c.p_non_superior(margin))
+        ),
     };
     let h = d.len().saturating_sub(1);
     outcome(
@@ -858,18 +739,18 @@ pub fn c16(results: &[RunResult], max_gain: f64, alpha: f64) -> ClaimOutcome {
 pub fn evaluate_with(results: &[RunResult], t: &Thresholds) -> Vec<ClaimOutcome> {
     vec![
         c4(results, t.c4_min_gain, t.alpha),
-        c5(results, t.same_max_diff, t.alpha),
+        c5(results, t.equiv_margin, t.alpha),
         c6(results, t.c6_slack),
         c7(results, t.c7_tol),
         c8(results, t.c8_min_gap, t.alpha),
         c9(results, t.c9_output_min, t.c9_gradient_max),
         c10(results, t.c10_output_min, t.c10_gradient_min),
         c11(results, t.c11_max_deficit, t.alpha),
-        c12(results, t.same_max_diff, t.alpha),
+        c12(results, t.equiv_margin, t.alpha),
         c13(results, t.alpha),
         c14(results, t.c14_min_fraction),
-        c15(results, t.same_max_diff, t.alpha),
-        c16(results, 0.0, t.alpha),
+        c15(results, t.equiv_margin, t.alpha),
+        c16(results, t.equiv_margin, t.alpha),
     ]
 }
 

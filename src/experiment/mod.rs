@@ -19,6 +19,8 @@
 //! What makes a result belong to a sweep is in [`store`]; merging is in [`gather`].
 
 pub mod claims;
+pub mod common;
+pub mod compare;
 pub mod gather;
 pub mod lockstep;
 pub mod plots;
@@ -115,8 +117,14 @@ pub struct SweepSpec {
     pub eps: Vec<f64>,
     /// Paper configuration indices.
     pub configs: Vec<usize>,
-    /// Seeds.
+    /// Seeds (replicates).
     pub seeds: Vec<u64>,
+    /// Give every configuration its own initialization: the run of replicate seed `s` and configuration `c`
+    /// uses seed `s·30 + c` ([`config_seed`]), so the runs of one condition are independent samples instead of
+    /// sharing one initialization (all quick-grid configurations have width 100). Runs of different conditions
+    /// with the same configuration still share the seed, so they pair up. Off by default (every run uses `s`).
+    #[serde(default)]
+    pub seed_per_config: bool,
     /// Epochs per run.
     pub epochs: usize,
     /// Width rule.
@@ -150,6 +158,7 @@ impl SweepSpec {
             eps: vec![0.0, 0.25, 0.5, 0.75],
             configs: (0..30).collect(),
             seeds: vec![0],
+            seed_per_config: false,
             epochs: 50,
             width: WidthRule::Paper,
             train_size: None,
@@ -213,6 +222,11 @@ impl SweepSpec {
             for &eps in &eps {
                 for &config in &configs {
                     for &seed in &seeds {
+                        let seed = if self.seed_per_config {
+                            config_seed(seed, config)?
+                        } else {
+                            seed
+                        };
                         out.push(Cell {
                             preset,
                             eps,
@@ -284,6 +298,22 @@ fn dedup<T: Copy + std::hash::Hash + Eq>(v: &[T]) -> Vec<T> {
 fn dedup_eps(v: &[f64]) -> Vec<f64> {
     let v: Vec<f64> = v.iter().map(|&e| e + 0.0).collect();
     dedup_by(&v, |e| e.to_bits())
+}
+
+/// The seed of replicate `seed` for paper configuration `config` under [`SweepSpec::seed_per_config`]:
+/// `seed·30 + config` (30 = the number of paper configurations), distinct for every (seed, config) pair and
+/// readable in cell ids (replicate 0 of configuration 7 uses seed 7). Errors when it overflows `u64`.
+pub fn config_seed(seed: u64, config: usize) -> Result<u64> {
+    seed.checked_mul(crate::model::PAPER_CONFIGS.len() as u64)
+        .and_then(|s| s.checked_add(config as u64))
+        .ok_or_else(|| {
+            Error::invalid(
+                "seeds",
+                format!(
+                    "{seed} is too large for --seed-per-config (seed·30 + config overflows u64)"
+                ),
+            )
+        })
 }
 
 /// Shard `index` of `count` (0-based): the cells at positions `index, index + count, ...` of the grid.
@@ -720,6 +750,7 @@ pub fn quick_spec() -> SweepSpec {
     ]);
     s.eps = vec![0.0, 0.75];
     s.configs = (0..10).collect();
+    s.seed_per_config = true;
     s.epochs = QUICK_EPOCHS;
     s.width = WidthRule::Cap(100);
     s.train_size = Some(QUICK_TRAIN);

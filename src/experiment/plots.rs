@@ -13,7 +13,7 @@ use crate::model::{GradNorm, Preset};
 use crate::rng::{SeedRng, Stream};
 use crate::train::RunResult;
 
-use super::claims::eps_levels;
+use super::common::eps_levels;
 
 /// One figure: its id, the file written (if any), and a note.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

@@ -11,6 +11,7 @@ use crate::stats::median;
 use crate::train::{RunResult, RunStatus};
 
 use super::claims::{evaluate, ClaimOutcome};
+use super::common::fmt_p;
 use super::plots::{write_figures, FigureNote};
 use super::MergeReport;
 
@@ -24,13 +25,7 @@ fn f(x: f64, digits: usize) -> String {
 
 /// A p-value for tables: 3 decimals, scientific below 0.001, `–` for NaN.
 pub fn p(x: f64) -> String {
-    if !x.is_finite() {
-        "–".into()
-    } else if x < 1e-3 {
-        format!("{x:.2e}")
-    } else {
-        format!("{x:.3}")
-    }
+    fmt_p(x)
 }
 
 /// `✓`, `✗` or `–`.

@@ -20,6 +20,7 @@ use super::ops::{
     local_loss_grad, positive_mask, row_means64, row_sums64, sgd_update, sub_rows, RowStats,
 };
 use crate::error::{Error, Result};
+use crate::fault::{self, Fault};
 use crate::model::{
     validate_params, Batch, EvalReport, GradNorm, GradReport, HiddenKind, HostTensor, Hyper,
     LayerDiag, NetSpec, ParamInfo, ParamSet, StepReport, TrainedBy, CLASSES, HIDDEN_LAYERS,
@@ -486,7 +487,12 @@ impl LockstepNet {
         let mut e_ref = if variant == GradNorm::Lateral {
             sub_rows(&m_own, &row_means64(&m_own)?)?
         } else {
-            ln_backward(&positive_mask(&y)?, &y, &inv_sigma)?
+            let mask_of = if fault::active(Fault::SurrogateOwnMask) {
+                &hd.z
+            } else {
+                &y
+            };
+            ln_backward(&positive_mask(mask_of)?, &y, &inv_sigma)?
         };
         let lateral = self.params.get(&hname(i, "lateral"));
         let mut e_own =
@@ -521,7 +527,10 @@ impl LockstepNet {
         let mut x = Vec::with_capacity(self.k * rows * m);
         let mut t = Vec::with_capacity(self.k * rows * CLASSES);
         let mut l = Vec::with_capacity(self.k * rows);
-        let s = self.spec.label_smoothing;
+        let s = match fault::active(Fault::LabelSmoothingOff) {
+            true => 0.0,
+            false => self.spec.label_smoothing,
+        };
         for (k, (xk, yk)) in xs.iter().zip(ys).enumerate() {
             let b = Batch { x: xk, y: yk };
             b.validate(m)?;

@@ -15,6 +15,7 @@ use std::cell::Cell;
 use candle_core::{CpuStorage, DType, InplaceOp2, Layout, Tensor, D};
 
 use crate::error::{Error, Result};
+use crate::fault::{self, Fault};
 use crate::model::{GradNorm, GN_EPS};
 
 thread_local! {
@@ -123,7 +124,11 @@ fn row_dot_mean(a: &Tensor, c: &Tensor) -> Result<Tensor> {
 /// normalized output `y` and the column `inv_sigma = 1/σ` (f64). Exact gradient of LN forward.
 pub fn ln_backward(delta: &Tensor, y: &Tensor, inv_sigma: &Tensor) -> Result<Tensor> {
     let centered = sub_rows(delta, &row_means64(delta)?)?;
-    let decor = scale_rows(y, &row_dot_mean(delta, y)?)?;
+    let mut mean_dy = row_dot_mean(delta, y)?;
+    if fault::active(Fault::LnDecorrelationDropped) {
+        mean_dy = mean_dy.zeros_like()?;
+    }
+    let decor = scale_rows(y, &mean_dy)?;
     scale_rows(&centered.sub(&decor)?, inv_sigma)
 }
 
@@ -138,14 +143,21 @@ pub fn gradnorm_backward(
     lateral: Option<&Tensor>,
     eq2_exact: bool,
 ) -> Result<Tensor> {
+    let mean_g = || -> Result<Tensor> {
+        let m = row_means64(gamma)?;
+        match fault::active(Fault::GradNormCenteringOff) {
+            true => Ok(m.zeros_like()?),
+            false => Ok(m),
+        }
+    };
     Ok(match variant {
         GradNorm::Off => gamma.clone(),
-        GradNorm::Center => sub_rows(gamma, &row_means64(gamma)?)?,
+        GradNorm::Center => sub_rows(gamma, &mean_g()?)?,
         GradNorm::Scale => scale_rows(gamma, &zs.inv_std(GN_EPS)?)?,
         GradNorm::Decorrelate => gamma.sub(&scale_rows(z, &row_dot_mean(gamma, z)?)?)?,
         GradNorm::Full => {
             let inv_s = zs.inv_std(GN_EPS)?;
-            let centered = sub_rows(gamma, &row_means64(gamma)?)?;
+            let centered = sub_rows(gamma, &mean_g()?)?;
             let decor = if eq2_exact {
                 let y_hat = zs.normalized(GN_EPS, z.dtype())?;
                 scale_rows(&y_hat, &row_dot_mean(gamma, &y_hat)?)?
@@ -362,6 +374,7 @@ pub fn sgd_update(
     wd: &[f64],
     clamp: bool,
 ) -> Result<Tensor> {
+    let clamp = clamp && !fault::active(Fault::DaleClampOff);
     let no_wd = wd.iter().all(|&w| w == 0.0);
     if p.device().is_cpu() && no_wd && p.is_contiguous() && g.is_contiguous() {
         p.inplace_op2(g, &SgdInplace { lr, clamp })?;

@@ -25,6 +25,7 @@ use crate::backend::{make_trainer, Backend};
 use crate::data::shift::{epoch_order, shift_rng, shifted_batch};
 use crate::data::{data_id, used_sizes, DataId, Dataset};
 use crate::error::{Error, Result};
+use crate::fault::{self, Fault};
 use crate::init::init_params;
 use crate::model::{Batch, Hyper, NetSpec, ParamSet, Trainer, CLASSES, HIDDEN_LAYERS};
 
@@ -479,7 +480,11 @@ pub fn train_run_with_id(
         Some(p) => p.clone(),
         None => init_params(&cfg.spec, cfg.seed)?,
     };
-    let mut trainer = make_trainer(cfg.backend, cfg.spec.clone(), &params)?;
+    let mut spec = cfg.spec.clone();
+    if fault::active(Fault::LocalLossOff) {
+        spec.lambda = 0.0;
+    }
+    let mut trainer = make_trainer(cfg.backend, spec, &params)?;
     let info = trainer.backend();
     let steps_per_epoch = n_train.div_ceil(cfg.batch_size);
 

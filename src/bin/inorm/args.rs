@@ -76,6 +76,10 @@ pub(crate) struct GridArgs {
     /// Seeds: list or range like --configs.
     #[arg(long, default_value = "0")]
     pub(crate) seeds: String,
+    /// Give every configuration its own initialization (seed·30 + config), so a condition's runs are
+    /// independent samples (paper/model.md §10.1); the quick grid always does.
+    #[arg(long)]
+    pub(crate) seed_per_config: bool,
     /// Epochs per run.
     #[arg(long, default_value_t = 50)]
     pub(crate) epochs: usize,
@@ -244,6 +248,7 @@ pub(crate) fn sweep_spec(g: &GridArgs) -> Result<SweepSpec> {
         paper_config(c)?;
     }
     s.seeds = parse_list("seeds", &g.seeds)?;
+    s.seed_per_config = g.seed_per_config;
     s.epochs = g.epochs;
     s.width = match (g.width, g.width_cap) {
         (Some(w), _) => WidthRule::Fixed(w),
