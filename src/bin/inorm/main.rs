@@ -55,7 +55,7 @@ enum Cmd {
         #[command(subcommand)]
         cmd: data::DataCmd,
     },
-    /// Write an initialized model (SPEC §5) as safetensors.
+    /// Write an initialized model (paper/model.md §5) as safetensors.
     Init(init::InitArgs),
     /// One forward/backward pass of a model file on a batch file; write loss, logits, z and gradients.
     Grads(grads::GradsArgs),
