@@ -175,7 +175,7 @@ fn lateral_weights_follow_the_stated_law() {
     let mut spec = NetSpec::new(Preset::INormGn(GradNorm::Lateral), 120);
     spec.input = 120;
     let mut ratios = vec![];
-    let mut per_layer = vec![vec![], vec![]];
+    let mut per_layer: [Vec<Vec<f64>>; 2] = [vec![], vec![]];
     for seed in 0..12u64 {
         let p = init_params(&spec, seed).unwrap();
         for (i, layer) in per_layer.iter_mut().enumerate() {

@@ -17,6 +17,10 @@
 //! O(1) and fails here. Tolerances are forward-error bounds built from the magnitudes of the terms actually
 //! summed (`src/tolerance.rs`, `sum_abs_tol`), so a cancellation widens them only where it happens.
 
+// Explicit index loops mirror the formulas (e_i = Σ_j A_ij γ_j) on purpose: this is the second, plainly
+// written implementation.
+#![allow(clippy::needless_range_loop)]
+
 use ::inorm::model::{GradNorm, HiddenKind, NetSpec, ParamSet, Preset, LN_EPS};
 use ::inorm::reference::dense::dense_forward;
 use ::inorm::reference::ei::ei_forward;
