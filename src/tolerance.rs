@@ -161,3 +161,23 @@ pub const C1_INORM_LN_ABS: f64 = 1e-5;
 /// EPS64·m·|A| with m ≤ 784 and |A|/std(A) ≤ 100 for inputs in [−2, 2] or [0, 1]: 2.2e-16 × 784 × 100 ×
 /// √n(≤ 8) ≈ 1.4e-10, rounded to 1e-9.
 pub const INIT_IDENTITY_ABS: f64 = 1e-9;
+
+/// Forward-error bound of a sum of `len` floating-point terms (each a product or quotient of exact-ish
+/// inputs) relative to the sum of their magnitudes `abs_sum = Σ|terms|`: recursive summation rounds by at
+/// most `γ_len ≈ len·EPS64` of Σ|terms| (Higham, Accuracy and Stability, §4.2), each term by one more
+/// EPS64; ×4 covers two implementations summing in different orders and the products feeding the terms.
+/// Used where a test recomputes a quantity by a second, differently ordered implementation (the alignment
+/// and moment diagnostics, tests/reference/metrics.rs) and the bound must follow cancellations entry by
+/// entry rather than relative to a max-abs.
+pub fn sum_abs_tol(len: usize, abs_sum: f64) -> f64 {
+    4.0 * (len as f64 + 1.0) * EPS64 * abs_sum
+}
+
+/// Critical value of the one-sample Kolmogorov–Smirnov statistic for `n` draws at false-alarm
+/// [`MC_FALSE_ALARM`]: the asymptotic law `P(√n·D > t) ≤ 2·exp(−2t²)` gives `t = sqrt(ln(2/α)/2)` = 2.69,
+/// with Stephens' finite-n correction `√n + 0.12 + 0.11/√n` in place of `√n`.
+pub fn ks_crit(n: usize) -> f64 {
+    let t = ((2.0 / MC_FALSE_ALARM).ln() / 2.0).sqrt();
+    let s = (n as f64).sqrt();
+    t / (s + 0.12 + 0.11 / s)
+}

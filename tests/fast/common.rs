@@ -204,19 +204,32 @@ pub fn reports(
     )
 }
 
-/// Worst row conditioning of a report's hidden outputs z: `max|z_b| / sqrt(pvar(z_b) + ε)` (f32 rounding of z
-/// amplified by a normalization of the row), and for the local losses, whose error is proportional to
-/// `v_b − 1` (I-Norm) or `m_b` (I-Norm sub), `pvar(z_b)/|pvar(z_b) − 1|` and `max|z_b|/|m_b|`.
-pub fn conditioning(r: &GradReport, spec: &NetSpec) -> f64 {
+/// Worst row conditioning of a report's hidden outputs z, for every tensor: `max|z_b| / sqrt(pvar(z_b) + ε)`
+/// (f32 rounding of z amplified by a normalization of the row).
+pub fn row_conditioning(r: &GradReport) -> f64 {
+    let mut k = 0.0f64;
+    for z in &r.z {
+        let n = z.cols();
+        for row in z.data.chunks(n) {
+            let (_, var) = row_moments(row);
+            let mx = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            k = k.max(mx / (var + inorm::model::LN_EPS).sqrt());
+        }
+    }
+    k
+}
+
+/// The local losses' own conditioning, for the local-loss tensors only (`local_loss.*`, `local_grad.*`):
+/// their error is proportional to `v_b − 1` (I-Norm; κ = `pvar(z_b)/|pvar(z_b) − 1|`) or `m_b` (I-Norm sub;
+/// κ = `max|z_b|/|m_b|`); 0 for presets without a local loss. Logits and task gradients never see it.
+pub fn local_loss_conditioning(r: &GradReport, spec: &NetSpec) -> f64 {
     let kind = spec.preset.hidden_kind();
     let mut k = 0.0f64;
     for z in &r.z {
         let n = z.cols();
         for row in z.data.chunks(n) {
-            let mean = row.iter().sum::<f64>() / n as f64;
-            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64;
+            let (mean, var) = row_moments(row);
             let mx = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            k = k.max(mx / (var + inorm::model::LN_EPS).sqrt());
             match kind {
                 HiddenKind::INorm => k = k.max(var / (var - 1.0).abs()),
                 HiddenKind::INormSub => k = k.max(mx / mean.abs()),
@@ -225,6 +238,43 @@ pub fn conditioning(r: &GradReport, spec: &NetSpec) -> f64 {
         }
     }
     k
+}
+
+/// Worst of [`row_conditioning`] and [`local_loss_conditioning`] (whole-report tolerance, as in the CLI test).
+pub fn conditioning(r: &GradReport, spec: &NetSpec) -> f64 {
+    row_conditioning(r).max(local_loss_conditioning(r, spec))
+}
+
+/// The backward's own cancellation at width n = 2, for the task gradients of hidden parameters (which the
+/// error reaches through a normalizing backward): at n = 2 LayerNorm's Jacobian (and GradNorm full's,
+/// decorrelate's, whose z is LN-normalized there) is exactly its ε-term,
+/// `J = ε/(2σ(v + ε))·[[1, −1], [−1, 1]]` (paper/model.md §2.3), i.e. the result is `ε/(v + ε)` of its
+/// inputs' scale and their rounding is amplified by κ = `(v + ε)/ε` (v = pvar of the normalized row). 1
+/// at other widths and for backwards that do not normalize.
+pub fn backward_conditioning(r: &GradReport, spec: &NetSpec) -> f64 {
+    let normalizing = spec.preset.layer_norm() && spec.ln_backward
+        || matches!(
+            spec.preset.grad_norm(),
+            GradNorm::Full | GradNorm::Decorrelate
+        ) && spec.preset.hidden_kind() == HiddenKind::INorm;
+    if !normalizing || spec.width != 2 {
+        return 1.0;
+    }
+    let eps = inorm::model::LN_EPS;
+    let mut k = 1.0f64;
+    for z in &r.z {
+        for row in z.data.chunks(2) {
+            k = k.max((row_moments(row).1 + eps) / eps);
+        }
+    }
+    k
+}
+
+fn row_moments(row: &[f64]) -> (f64, f64) {
+    let n = row.len() as f64;
+    let mean = row.iter().sum::<f64>() / n;
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    (mean, var)
 }
 
 /// Cancellation of the I-Norm local error through W_EI, `∂L/∂H_S = −(G⊘d) W_EI`:

@@ -1,10 +1,12 @@
 //! insta snapshots (in the top-level `snapshots/`; this file sits in `tests/fast/`) per condition (candle f64, deterministic): init statistics, one step's gradient norms and
-//! a 10-step loss curve, floats rounded to 6 significant digits so roundoff never flips them.
+//! a 10-step loss curve, floats rounded to 6 significant digits so roundoff never flips them. Conditions
+//! that differ must snapshot differently (each condition's D_EI jitter applies here too).
 
 use super::common::{batch, conditions};
 use inorm::fast::FastNet;
 use inorm::init::init_params;
 use inorm::model::{Batch, Hyper, Trainer};
+use inorm::rng::{SeedRng, Stream};
 
 /// 6 significant digits; values below 1e-12 in magnitude are roundoff of exact zeros (e.g. the output
 /// layer's W_IE gradient, Σ(p − t) = 0) and print as 0.
@@ -26,8 +28,24 @@ fn per_condition_snapshots() {
     settings.set_snapshot_path("../../snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        for (name, spec, _) in conditions(24, 64) {
-            let params = init_params(&spec, 17).unwrap();
+        let mut seen: Vec<(String, String)> = vec![];
+        for (name, spec, jitter_d_ei) in conditions(24, 64) {
+            let mut params = init_params(&spec, 17).unwrap();
+            if jitter_d_ei {
+                // The condition's non-uniform D_EI (as in the comparison tests): without it a condition that
+                // differs only there would snapshot exactly as its uniform twin.
+                let mut rng = SeedRng::new(17, Stream::Test, 98);
+                for i in 0..2 {
+                    for v in params
+                        .get_mut(&format!("hidden.{i}.d_ei"))
+                        .unwrap()
+                        .data
+                        .iter_mut()
+                    {
+                        *v *= rng.uniform_in(0.75, 1.25);
+                    }
+                }
+            }
             let mut init = serde_json::Map::new();
             for (k, t) in &params {
                 let n = t.data.len() as f64;
@@ -71,6 +89,11 @@ fn per_condition_snapshots() {
                 "grad norms": grad_norms,
                 "loss curve": losses,
             });
+            let body = snap.to_string();
+            if let Some((twin, _)) = seen.iter().find(|(_, b)| *b == body) {
+                panic!("conditions {twin} and {name} differ but snapshot identically");
+            }
+            seen.push((name.clone(), body));
             insta::assert_json_snapshot!(format!("fast-{name}"), snap);
         }
     });

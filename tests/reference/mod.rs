@@ -10,11 +10,14 @@
 
 mod gradnorm;
 mod init;
+mod init_laws;
 mod inorm;
 mod layernorm;
 mod layers;
 mod loss;
+mod metrics;
 mod network;
+mod optim;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
