@@ -802,6 +802,14 @@ impl LockstepNet {
                         HostTensor::new(z.dims().to_vec(), host_f64(&z)?)
                     })
                     .collect::<Result<_>>()?,
+                y: pass
+                    .hidden
+                    .iter()
+                    .map(|h| {
+                        let y = h.out.get(k)?;
+                        HostTensor::new(y.dims().to_vec(), host_f64(&y)?)
+                    })
+                    .collect::<Result<_>>()?,
                 grads: self.member_host(&task, k)?,
                 local_grads: self.member_host(&pass.local_grads, k)?,
                 diag: row[SUMMARY_HEAD..]

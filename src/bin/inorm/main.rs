@@ -57,7 +57,8 @@ enum Cmd {
     },
     /// Write an initialized model (paper/model.md §5) as safetensors.
     Init(init::InitArgs),
-    /// One forward/backward pass of a model file on a batch file; write loss, logits, z and gradients.
+    /// One forward/backward pass of a model file on a batch file; write loss, logits, hidden.{i}.z (pre-activation,
+    /// before LayerNorm), hidden.{i}.y (the ReLU input: after LayerNorm / the I-Norm division) and gradients.
     Grads(grads::GradsArgs),
     /// Training throughput at the paper's shapes, projected wall time of the protocol, GEMM-peak floor.
     Bench(bench::BenchArgs),
