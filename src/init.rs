@@ -1,4 +1,4 @@
-//! Initialization (SPEC §5), shared by both paths: parameters are drawn on the host in f64 from an explicit
+//! Initialization (paper/model.md §5), shared by both paths: parameters are drawn on the host in f64 from an explicit
 //! seed and loaded by each backend, so the reference and the fast path start from identical weights.
 
 use nalgebra::DMatrix;
@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::rng::{SeedRng, Stream};
 
-/// Target std of excitatory weights `σ_t = sqrt(2n / (m(n−1)))` (SPEC §5.1); n = the layer's excitatory
+/// Target std of excitatory weights `σ_t = sqrt(2n / (m(n−1)))` (paper/model.md §5.1); n = the layer's excitatory
 /// width, m = its fan-in. For n = 1 the formula is undefined; `sqrt(2/m)` (He) is used.
 pub fn sigma_t(n: usize, m: usize) -> f64 {
     if n < 2 {
@@ -19,7 +19,7 @@ pub fn sigma_t(n: usize, m: usize) -> f64 {
     (2.0 * n as f64 / (m as f64 * (n as f64 - 1.0))).sqrt()
 }
 
-/// n×m matrix of i.i.d. positive draws with mean = std = σ_t (SPEC §5.1): lognormal with
+/// n×m matrix of i.i.d. positive draws with mean = std = σ_t (paper/model.md §5.1): lognormal with
 /// `s = sqrt(ln 2)`, `μ = ln σ_t − ½ ln 2`, or exponential with scale σ_t. Drawn in row-major order.
 pub fn positive_weights(
     rng: &mut SeedRng,
@@ -42,13 +42,13 @@ pub fn positive_weights(
     w
 }
 
-/// `W_IE`: k rows, each the column mean of W_EE (SPEC §5.2).
+/// `W_IE`: k rows, each the column mean of W_EE (paper/model.md §5.2).
 pub fn mean_rows(w_ee: &DMatrix<f64>, k: usize) -> DMatrix<f64> {
     let mean = w_ee.row_mean();
     DMatrix::from_fn(k, w_ee.ncols(), |_, c| mean[c])
 }
 
-/// Divides each row by its sum, so rows sum to 1 (SPEC §5.2, W_EI).
+/// Divides each row by its sum, so rows sum to 1 (paper/model.md §5.2, W_EI).
 pub fn row_normalize(mut w: DMatrix<f64>) -> DMatrix<f64> {
     for mut row in w.row_iter_mut() {
         let s: f64 = row.sum();
@@ -57,7 +57,7 @@ pub fn row_normalize(mut w: DMatrix<f64>) -> DMatrix<f64> {
     w
 }
 
-/// `D_IE` from the effective matrix W (n×m, n ≤ m): `diag(s) V_nᵀ` of its SVD, or W itself (SPEC §5.3).
+/// `D_IE` from the effective matrix W (n×m, n ≤ m): `diag(s) V_nᵀ` of its SVD, or W itself (paper/model.md §5.3).
 ///
 /// `diag(s) V_nᵀ = Uᵀ W` with U the left singular vectors, i.e. the eigenvectors of the symmetric n×n matrix
 /// `W Wᵀ` sorted by descending eigenvalue `s²`; this is how it is computed. nalgebra's `svd` is not used: on
@@ -79,14 +79,14 @@ pub fn divisive_weights(w: &DMatrix<f64>, how: DivisiveInit) -> DMatrix<f64> {
     }
 }
 
-/// Fixed lateral pooling weights ω (SPEC §2.7): Uniform[0,1) draws normalized to sum 1.
+/// Fixed lateral pooling weights ω (paper/model.md §2.7): Uniform[0,1) draws normalized to sum 1.
 pub fn lateral_weights(rng: &mut SeedRng, n: usize) -> Vec<f64> {
     let w: Vec<f64> = (0..n).map(|_| rng.uniform()).collect();
     let s: f64 = w.iter().sum();
     w.into_iter().map(|v| v / s).collect()
 }
 
-/// Every parameter of `spec`'s network, initialized from `seed` (SPEC §5). Each layer draws from its own
+/// Every parameter of `spec`'s network, initialized from `seed` (paper/model.md §5). Each layer draws from its own
 /// stream (layer index 0, 1, 2 = output), ω from the lateral stream.
 pub fn init_params(spec: &NetSpec, seed: u64) -> Result<ParamSet> {
     spec.validate()?;

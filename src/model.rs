@@ -1,5 +1,5 @@
 //! What both paths share: the conditions of the paper (presets), the network specification, parameter
-//! names, shapes and optimizer groups, hyperparameters, the 30 configurations of SPEC §12, the host tensor
+//! names, shapes and optimizer groups, hyperparameters, the 30 configurations of paper/model.md §12, the host tensor
 //! type that crosses between backends, and the [`Trainer`] interface that the reference and the fast path
 //! both implement.
 
@@ -8,25 +8,25 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// ε inside LayerNorm's σ (SPEC §2.3).
+/// ε inside LayerNorm's σ (paper/model.md §2.3).
 pub const LN_EPS: f64 = 1e-5;
-/// ε_d inside the I-Norm denominator (SPEC §2.5).
+/// ε_d inside the I-Norm denominator (paper/model.md §2.5).
 pub const INORM_EPS: f64 = 1e-5;
-/// ε inside GradNorm's s_z (SPEC §2.7).
+/// ε inside GradNorm's s_z (paper/model.md §2.7).
 pub const GN_EPS: f64 = 1e-5;
 /// Input dimension (28×28 Fashion-MNIST).
 pub const INPUT_DIM: usize = 784;
 /// Number of classes.
 pub const CLASSES: usize = 10;
-/// Number of hidden layers (SPEC §3).
+/// Number of hidden layers (paper/model.md §3).
 pub const HIDDEN_LAYERS: usize = 2;
 
-/// Subtractive inhibitory population size `k = max(1, ⌊0.1·n⌋)` (SPEC §1, D20).
+/// Subtractive inhibitory population size `k = max(1, ⌊0.1·n⌋)` (paper/model.md §1, D20).
 pub fn inhib_width(n: usize) -> usize {
     (n / 10).max(1)
 }
 
-/// GradNorm variant (SPEC §2.7): the backward replacement applied to an I-Norm layer's output.
+/// GradNorm variant (paper/model.md §2.7): the backward replacement applied to an I-Norm layer's output.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -83,7 +83,7 @@ pub enum HiddenKind {
     INormSub,
 }
 
-/// A condition of the paper's figures (SPEC §3).
+/// A condition of the paper's figures (paper/model.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Preset {
     /// EI network without LayerNorm ("No-Norm", EI LN−).
@@ -199,7 +199,7 @@ impl<'de> serde::Deserialize<'de> for Preset {
     }
 }
 
-/// Distribution of the excitatory weights (SPEC §5.1, D1).
+/// Distribution of the excitatory weights (paper/model.md §5.1, D1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InitDist {
@@ -209,7 +209,7 @@ pub enum InitDist {
     Exponential,
 }
 
-/// Construction of the divisive pathway D_IE (SPEC §5.3).
+/// Construction of the divisive pathway D_IE (paper/model.md §5.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DivisiveInit {
@@ -242,12 +242,12 @@ pub struct NetSpec {
     pub train_inhib_out: bool,
     /// LN with backward (true) or forward-only with straight-through backward (unused in figures).
     pub ln_backward: bool,
-    /// GradNorm applied by `inorm-sub` layers: `Off` or `Center` (SPEC §2.6 leaves it open).
+    /// GradNorm applied by `inorm-sub` layers: `Off` or `Center` (paper/model.md §2.6 leaves it open).
     pub sub_grad_norm: GradNorm,
 }
 
 impl NetSpec {
-    /// The faithful defaults of SPEC for `preset` at width `width`.
+    /// The faithful defaults (paper/model.md §11) for `preset` at width `width`.
     pub fn new(preset: Preset, width: usize) -> NetSpec {
         NetSpec {
             preset,
@@ -279,7 +279,7 @@ impl NetSpec {
             return Err(Error::invalid(
                 "width",
                 format!(
-                    "{} > input {}: the I-Norm SVD init needs m ≥ n (SPEC §2.5)",
+                    "{} > input {}: the I-Norm SVD init needs m ≥ n (paper/model.md §2.5)",
                     self.width, self.input
                 ),
             ));
@@ -387,7 +387,7 @@ impl NetSpec {
     }
 }
 
-/// Optimizer group of a parameter (SPEC §6.1): fixes its learning rate, momentum, weight decay and clamp.
+/// Optimizer group of a parameter (paper/model.md §6.1): fixes its learning rate, momentum, weight decay and clamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Group {
     /// W_EE: η_E, μ, weight decay, Dale clamp.
@@ -459,7 +459,7 @@ pub struct ParamInfo {
     pub trained_by: TrainedBy,
 }
 
-/// Optimizer hyperparameters (SPEC §6.1, §12).
+/// Optimizer hyperparameters (paper/model.md §6.1, §12).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Hyper {
     /// η_E: W_EE and biases.
@@ -490,7 +490,7 @@ impl Hyper {
     }
 }
 
-/// One of the paper's 30 hyperparameter configurations (SPEC §12).
+/// One of the paper's 30 hyperparameter configurations (paper/model.md §12).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct PaperConfig {
     /// η_E.
@@ -519,7 +519,7 @@ const fn pc(lr_e: f64, lr_ei: f64, lr_ie: f64, width: usize) -> PaperConfig {
     }
 }
 
-/// The 30 configurations used for every condition (SPEC §12): (η_E, η_EI, η_IE, n).
+/// The 30 configurations used for every condition (paper/model.md §12): (η_E, η_EI, η_IE, n).
 pub const PAPER_CONFIGS: [PaperConfig; 30] = [
     pc(4.6949e-3, 4.9791e-4, 8.3138e-1, 178),
     pc(5.7875e-3, 2.7366e-4, 1.0253e-1, 210),
@@ -668,7 +668,7 @@ impl Batch<'_> {
     }
 }
 
-/// Per-hidden-layer diagnostics of one training step (SPEC §8.2–8.3).
+/// Per-hidden-layer diagnostics of one training step (paper/model.md §8.2–8.3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LayerDiag {
     /// cos(ReLU(LN(Z)), ReLU(Z)).
@@ -694,7 +694,7 @@ pub struct StepReport {
     pub diag: Vec<LayerDiag>,
 }
 
-/// One forward and backward pass without update (SPEC §6.2 steps 1–3).
+/// One forward and backward pass without update (paper/model.md §6.2 steps 1–3).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GradReport {
     /// Mean task loss.
@@ -751,7 +751,7 @@ pub trait Trainer {
     fn params(&self) -> Result<ParamSet>;
     /// Forward and backward on a batch, no update.
     fn grads(&mut self, batch: Batch<'_>) -> Result<GradReport>;
-    /// One SGD step (SPEC §6.1–6.2); diagnostics computed when `diag` is true.
+    /// One SGD step (paper/model.md §6.1–6.2); diagnostics computed when `diag` is true.
     fn train_step(&mut self, batch: Batch<'_>, hyper: &Hyper, diag: bool) -> Result<StepReport>;
     /// Evaluation without gradients (GradNorm is the identity, no local loss).
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalReport>;

@@ -1,4 +1,4 @@
-//! Rank statistics for the claims harness (SPEC §8.4): two-sided Mann–Whitney U and Wilcoxon signed-rank tests
+//! Rank statistics for the claims harness (paper/model.md §8.4): two-sided Mann–Whitney U and Wilcoxon signed-rank tests
 //! by the normal approximation with tie and continuity corrections, matching SciPy's
 //! `mannwhitneyu(a, b, alternative='two-sided', method='asymptotic')` and
 //! `wilcoxon(a, b, zero_method='wilcox', correction=True, method='approx')`; the exact signed-rank distribution
@@ -345,7 +345,7 @@ pub fn median(xs: &[f64]) -> f64 {
     }
 }
 
-/// Significance stars (SPEC §8.4): `***` p < 0.001, `**` p < 0.01, `*` p < 0.05, else `n.s.` (also for NaN).
+/// Significance stars (paper/model.md §8.4): `***` p < 0.001, `**` p < 0.01, `*` p < 0.05, else `n.s.` (also for NaN).
 pub fn stars(p: f64) -> &'static str {
     if p < 0.001 {
         "***"

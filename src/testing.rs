@@ -51,7 +51,7 @@ pub fn dale_matrix(rows: usize, cols: usize) -> impl Strategy<Value = Mat> {
     .prop_map(move |v| Mat::from_row_slice(rows, cols, &v))
 }
 
-/// Positive weights whose rows sum to 1 (the E←I weights W_EI at init, SPEC §5.2).
+/// Positive weights whose rows sum to 1 (the E←I weights W_EI at init, paper/model.md §5.2).
 pub fn row_stochastic(rows: usize, cols: usize) -> impl Strategy<Value = Mat> {
     prop::collection::vec(0.05f64..1.0, rows * cols).prop_map(move |v| {
         let mut m = Mat::from_row_slice(rows, cols, &v);
@@ -120,7 +120,7 @@ pub fn uniform_kind_activations(rows: usize, n: usize) -> impl Strategy<Value = 
     prop_oneof![2 => generic, 1 => constant, 1 => shifted]
 }
 
-/// Layer inputs like the data (SPEC §7): pixels in [0, 1) shifted per row by c ∈ [−0.75, 0.75) and clamped,
+/// Layer inputs like the data (paper/model.md §7): pixels in [0, 1) shifted per row by c ∈ [−0.75, 0.75) and clamped,
 /// so rows can be constant (all 0 or all 1) or have |mean| ≫ std.
 pub fn luminance_inputs(rows: usize, m: usize) -> impl Strategy<Value = Mat> {
     (
@@ -136,7 +136,7 @@ pub fn labels(rows: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// A [`NetSpec`] of `preset` at a small width `2 ≤ n ≤ 6` and input dimension `n ≤ m ≤ n + 6` (I-Norm needs
-/// m ≥ n), with the faithful defaults of SPEC otherwise; I-Norm presets also draw `train_inhib_out`, the
+/// m ≥ n), with the faithful defaults of paper/model.md §11 otherwise; I-Norm presets also draw `train_inhib_out`, the
 /// divisive init (SVD or direct) and, for GradNorm full, `eq2_exact`; `inorm-sub` draws its GradNorm.
 pub fn net_spec(preset: Preset) -> impl Strategy<Value = NetSpec> {
     (2usize..=6, 0usize..=6, any::<[bool; 4]>()).prop_map(move |(width, extra, flags)| {

@@ -1,4 +1,4 @@
-//! Theorem 1 (SPEC §9): fixed random inhibition estimates the mean. With i.i.d. positive weights `w` and
+//! Theorem 1 (paper/model.md §9): fixed random inhibition estimates the mean. With i.i.d. positive weights `w` and
 //! normalized weights `w̃ = w/Σw`, the pooled signal `P_n = ⟨w̃, δ⟩` converges a.s. to `δ̄_n`; the error
 //! `e_n = P_n − δ̄_n` is exactly unbiased, has the exact variance `(n²/(n−1))·Var(w̃₁)·s_δ²` and the asymptotic
 //! variance `(CV² s_δ²/n)(1 + (3CV² − 2γ₁CV)/n)`. This module holds the estimator, the closed forms and a
@@ -22,7 +22,7 @@ fn check_lengths(op: &str, w: &[f64], delta: &[f64]) -> Result<()> {
     Ok(())
 }
 
-/// Pooled inhibitory signal `P_n = ⟨w̃, δ⟩` with `w̃ = w/Σw` (SPEC §9). `w`, `delta`: n each, n ≥ 1;
+/// Pooled inhibitory signal `P_n = ⟨w̃, δ⟩` with `w̃ = w/Σw` (paper/model.md §9). `w`, `delta`: n each, n ≥ 1;
 /// `Σw` must be finite and > 0 (else `Invalid`).
 pub fn pooled(w: &[f64], delta: &[f64]) -> Result<f64> {
     check_lengths("pooled", w, delta)?;
@@ -52,7 +52,7 @@ pub fn pvar(delta: &[f64]) -> f64 {
     delta.iter().map(|d| (d - m) * (d - m)).sum::<f64>() / n
 }
 
-/// Exact error variance `Var e_n = (n²/(n−1))·Var(w̃₁)·s_δ²` (SPEC §9, from `Σw̃ᵢ = 1` and exchangeability).
+/// Exact error variance `Var e_n = (n²/(n−1))·Var(w̃₁)·s_δ²` (paper/model.md §9, from `Σw̃ᵢ = 1` and exchangeability).
 /// Needs n ≥ 2 (else `Invalid`).
 pub fn exact_error_variance(var_w_tilde_1: f64, n: usize, s_delta_sq: f64) -> Result<f64> {
     if n < 2 {
@@ -70,7 +70,7 @@ pub fn dirichlet_error_variance(n: usize, s_delta_sq: f64) -> f64 {
     s_delta_sq / (n as f64 + 1.0)
 }
 
-/// Second-order asymptotic error variance `(CV² s_δ²/n)(1 + (3CV² − 2γ₁CV)/n)` (delta method, SPEC §9);
+/// Second-order asymptotic error variance `(CV² s_δ²/n)(1 + (3CV² − 2γ₁CV)/n)` (delta method, paper/model.md §9);
 /// `cv2` = squared coefficient of variation of w, `skew` = its skewness γ₁. Needs n ≥ 1 (else `Invalid`).
 pub fn asymptotic_error_variance(cv2: f64, skew: f64, n: usize, s_delta_sq: f64) -> Result<f64> {
     if n < 1 {

@@ -149,7 +149,7 @@ pub fn cancel_rel(n: usize, kappa: f64) -> f64 {
     4.0 * n as f64 * EPS64 * (1.0 + kappa)
 }
 
-/// Claim C1 (SPEC §10.1): at init the I-Norm output equals LN(X W_EEᵀ) with max abs difference ≲ 1e-5 (the
+/// Claim C1 (paper/model.md §10.1): at init the I-Norm output equals LN(X W_EEᵀ) with max abs difference ≲ 1e-5 (the
 /// paper's bound, set by the authors' float32 test). The f64 reference must meet it with a wide margin:
 /// see [`INIT_IDENTITY_ABS`].
 pub const C1_INORM_LN_ABS: f64 = 1e-5;

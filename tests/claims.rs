@@ -28,7 +28,7 @@ use inorm::init::init_params;
 use inorm::model::{Batch, GradNorm, NetSpec, Preset};
 use inorm::train::RunResult;
 
-/// Significance level of every ordering the gate asserts (the "held with p < 0.01"; with the exact
+/// Significance level of every ordering the gate asserts ("held with p < 0.01", paper/claims.md; with the exact
 /// signed-rank test and 10 pairs the smallest two-sided p is 2/1024, one flipped configuration 4/1024).
 const ALPHA: f64 = 0.01;
 /// Level of the equivalence (TOST), non-inferiority and non-superiority tests: the conventional 5 % (a 90 %
@@ -46,7 +46,7 @@ const C8_MIN_GAP: f64 = 1.0;
 const C11_MAX_DEFICIT: f64 = 0.3;
 /// Least gain (points) of GN center over GN scale, and of E LN+ over GN scale, at ε = 0.75.
 const C12_MIN_GAIN: f64 = 1.0;
-/// Least cosine between the lateral and exact-centering weight gradients at n ≥ 100 (SPEC C15).
+/// Least cosine between the lateral and exact-centering weight gradients at n ≥ 100 (paper/model.md §10.1, C15).
 const C15_MIN_COSINE: f64 = 0.99;
 
 fn acc(r: &RunResult) -> f64 {

@@ -1,4 +1,4 @@
-//! Data layer (SPEC §7): IDX reading and validation, locating and loading Fashion-MNIST, the luminance shift,
+//! Data layer (paper/model.md §7): IDX reading and validation, locating and loading Fashion-MNIST, the luminance shift,
 //! epoch order, the synthetic set, and the plain-HTTP downloader against a loopback server.
 
 use inorm::data::fetch::{self, fetch_with, md5_file};

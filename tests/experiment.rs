@@ -647,7 +647,7 @@ fn held(cs: &[claims::ClaimOutcome], id: &str) -> Option<bool> {
 
 #[test]
 fn claims_hold_on_results_built_to_satisfy_them_and_fail_otherwise() {
-    let t = Thresholds::SPEC;
+    let t = Thresholds::PAPER;
     // C4: LN helps, more at ε = 0.75 (small per-config noise keeps pairs distinct).
     let noise = |c: usize| 0.05 * (c as f64 % 3.0);
     let mut r = runs(Preset::Ei, &|_, _| 0.0);
@@ -749,7 +749,7 @@ fn with(mut a: Vec<RunResult>, b: Vec<RunResult>) -> Vec<RunResult> {
 /// and "≥" claim, results that differ only by large noise, which the old "not significant" rule accepted.
 #[test]
 fn claims_fail_on_constructed_negative_controls() {
-    let t = Thresholds::SPEC;
+    let t = Thresholds::PAPER;
     let (m, a) = (t.equiv_margin, t.alpha);
     let gn = Preset::INormGn;
     let small = jitter(0.02);

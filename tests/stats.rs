@@ -1,4 +1,4 @@
-//! Rank statistics (SPEC §8.4) against SciPy 1.17.1 reference values (`scipy.stats.mannwhitneyu(a, b,
+//! Rank statistics (paper/model.md §8.4) against SciPy 1.17.1 reference values (`scipy.stats.mannwhitneyu(a, b,
 //! alternative='two-sided', method='asymptotic')` and `scipy.stats.wilcoxon(a, b, zero_method='wilcox',
 //! correction=True, method='approx')`, computed once and hard-coded below), the symmetry and monotonicity of the
 //! Mann–Whitney p-value in U, and the tie-free p-values printed in the paper's notebooks (paper/model.md §10).
@@ -118,7 +118,7 @@ fn mann_whitney_p_is_symmetric_in_u_and_decreases_away_from_the_center() {
 
 #[test]
 fn tie_free_p_values_printed_in_the_paper_reproduce_from_u() {
-    // SPEC §10, Fig 5c/6a/7b (30 vs 30). Values with a half-integer U involve ties and are not reproducible
+    // paper/model.md §10, Fig 5c/6a/7b (30 vs 30). Values with a half-integer U involve ties and are not reproducible
     // from U alone; these integer ones are, to the printed precision (± half a unit of the last printed digit).
     for (u, printed, decimals) in [
         (645, 0.0040, 4),

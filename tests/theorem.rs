@@ -1,4 +1,4 @@
-//! Theorem 1 / claim C3 (SPEC §9): the fixed-random-inhibition estimator `⟨w̃, δ⟩` of the mean is unbiased, its
+//! Theorem 1 / claim C3 (paper/model.md §9): the fixed-random-inhibition estimator `⟨w̃, δ⟩` of the mean is unbiased, its
 //! error variance follows the exact identity, the Dirichlet closed form and the `CV²/n` rate, and it converges
 //! along a single growing sequence. Every check is a z-bound with false-alarm rate `MC_FALSE_ALARM` (1e-6,
 //! z ≈ 4.89) on fixed seeds, derived in paper/derivations/theorem1.md, and each is shown to reject a

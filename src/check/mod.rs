@@ -1,7 +1,7 @@
 //! Gradient checkers over plain `f64` slices and closures, reused by the tests of every backward in the crate,
 //! by the benches and by the CLI: central finite differences ([`fd`]), the random-direction dot-product
 //! (JVP-vs-VJP) test ([`dot`]) and the Taylor-remainder rate test ([`taylor`]), after PyTorch `gradcheck`,
-//! JAX `check_grads` and pyadjoint's `taylor_test` (STYLE.md).
+//! JAX `check_grads` and pyadjoint's `taylor_test` (paper/engineering.md).
 
 pub mod dot;
 pub mod fd;

@@ -1,4 +1,4 @@
-//! Fashion-MNIST (SPEC §7): finding the IDX files, loading them into a [`Dataset`], the per-image luminance
+//! Fashion-MNIST (paper/model.md §7): finding the IDX files, loading them into a [`Dataset`], the per-image luminance
 //! shift ([`shift`]), downloading them ([`fetch`]) and a tiny deterministic synthetic set for tests
 //! ([`synthetic`]).
 //!
@@ -157,7 +157,7 @@ pub fn data_id(train: &Dataset, test: &Dataset, n_train: usize, n_test: usize) -
 pub struct FashionMnist {
     /// The training set (60,000 samples).
     pub train: Dataset,
-    /// The test set (10,000 samples), also the per-epoch evaluation set (SPEC §7).
+    /// The test set (10,000 samples), also the per-epoch evaluation set (paper/model.md §7).
     pub test: Dataset,
     /// The folder the files came from.
     pub dir: PathBuf,

@@ -1,4 +1,4 @@
-//! The luminance shift of SPEC §7 and the order in which an epoch visits the samples.
+//! The luminance shift of paper/model.md §7 and the order in which an epoch visits the samples.
 //!
 //! Every time an image is loaded it gets a fresh offset `c ~ Uniform[−ε, ε)` and becomes
 //! `x' = clamp(x/255 + c, 0, 1)`, so each epoch and each evaluation pass sees new offsets. The offsets come
@@ -10,7 +10,7 @@ use crate::fault::{self, Fault};
 use crate::rng::{SeedRng, Stream};
 
 /// Fills `x_out` (`indices.len() × ds.dim`, f32, row-major) and `y_out` (`indices.len()` labels) with the
-/// samples `indices` of `ds`, each luminance-shifted (SPEC §7): `x' = clamp(x/255 + c, 0, 1)` with one
+/// samples `indices` of `ds`, each luminance-shifted (paper/model.md §7): `x' = clamp(x/255 + c, 0, 1)` with one
 /// `c = rng.uniform_in(-eps, eps)` per image, drawn in the order of `indices`. Both outputs are cleared first.
 ///
 /// Exactly one uniform draw is taken per image **even when `eps = 0`**, so the position of `rng` after a batch
@@ -51,8 +51,8 @@ pub fn shifted_batch(
     }
 }
 
-/// The order in which epoch `epoch` visits `n` samples: `0..n` without shuffling (the faithful default, SPEC
-/// §7), else a Fisher–Yates permutation drawn from `SeedRng::new(seed, Stream::Shuffle, epoch)`.
+/// The order in which epoch `epoch` visits `n` samples: `0..n` without shuffling (the faithful default,
+/// paper/model.md §7), else a Fisher–Yates permutation drawn from `SeedRng::new(seed, Stream::Shuffle, epoch)`.
 pub fn epoch_order(n: usize, shuffle: bool, seed: u64, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     if shuffle {

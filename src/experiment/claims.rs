@@ -1,8 +1,8 @@
-//! The falsifiable claims C4–C16 of SPEC §10.1, judged on a set of [`RunResult`]s.
+//! The falsifiable claims C4–C16 of paper/model.md §10.1, judged on a set of [`RunResult`]s.
 //!
 //! Every claim has its own public function taking explicit thresholds (`alpha` = significance level,
 //! plus the claim's effect size or bounds), so a CI gate can reuse them with its own values; [`evaluate`]
-//! runs them all with the SPEC's defaults ([`Thresholds::SPEC`]). A claim whose conditions are absent from
+//! runs them all with the thresholds of paper/model.md §10.1 ([`Thresholds::PAPER`]). A claim whose conditions are absent from
 //! the results gets `held: None`.
 //!
 //! Accuracy effects are in accuracy points (final-epoch test accuracy, %), as median paired differences
@@ -84,8 +84,8 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    /// The values of SPEC §10.1.
-    pub const SPEC: Thresholds = Thresholds {
+    /// The values of paper/model.md §10.1.
+    pub const PAPER: Thresholds = Thresholds {
         alpha: 0.05,
         c4_min_gain: 0.0,
         equiv_margin: EQUIV_MARGIN,
@@ -754,7 +754,7 @@ pub fn evaluate_with(results: &[RunResult], t: &Thresholds) -> Vec<ClaimOutcome>
     ]
 }
 
-/// Every claim C4–C16 with the SPEC's thresholds ([`Thresholds::SPEC`]).
+/// Every claim C4–C16 with the thresholds of paper/model.md §10.1 ([`Thresholds::PAPER`]).
 pub fn evaluate(results: &[RunResult]) -> Vec<ClaimOutcome> {
-    evaluate_with(results, &Thresholds::SPEC)
+    evaluate_with(results, &Thresholds::PAPER)
 }

@@ -1,4 +1,4 @@
-//! Sweeps over the paper's grid (SPEC §10, §12): condition × ε × configuration × seed, one result JSON
+//! Sweeps over the paper's grid (paper/model.md §10, §12): condition × ε × configuration × seed, one result JSON
 //! per run, sharded over a SLURM job array, resumable after a kill, run in parallel, merged, then judged
 //! against the claims ([`claims`]), plotted ([`plots`]) and reported ([`report`]).
 //!

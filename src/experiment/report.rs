@@ -173,7 +173,7 @@ pub fn write_report(
             .collect();
         let _ = writeln!(s, "| {} | {} |", pr.label(), cells.join(" | "));
     }
-    s.push_str("\n## Claims (SPEC §10.1)\n\n");
+    s.push_str("\n## Claims (paper/model.md §10.1)\n\n");
     s.push_str(&claims_table(&claims));
     s.push_str("\nDetails (every comparison):\n\n| claim | comparison | n | medians | effect | U | p (MW) | p (Wilcoxon, pairs) |\n|---|---|---|---|---|---|---|---|\n");
     for c in &claims {

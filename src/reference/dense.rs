@@ -1,4 +1,4 @@
-//! SPEC §2.1: the plain dense (E-only) layer `Z = X W_EEᵀ + 1bᵀ` and its backward.
+//! paper/model.md §2.1: the plain dense (E-only) layer `Z = X W_EEᵀ + 1bᵀ` and its backward.
 
 use super::{add_row, col_sums, Mat, Vector};
 

@@ -1,4 +1,4 @@
-//! SPEC §2.2: the EI layer with linear subtractive feed-forward inhibition,
+//! paper/model.md §2.2: the EI layer with linear subtractive feed-forward inhibition,
 //! `H_I = X W_IEᵀ`, `Z = X W_EEᵀ − H_I W_EIᵀ + 1bᵀ = X Wᵀ + 1bᵀ` with `W = W_EE − W_EI W_IE`.
 
 use super::{add_row, col_sums, Mat, Vector};

@@ -1,4 +1,4 @@
-//! SPEC §2.7: the GradNorm operator, identity in the forward pass, a replacement of the incoming error in the
+//! paper/model.md §2.7: the GradNorm operator, identity in the forward pass, a replacement of the incoming error in the
 //! backward pass. Not the gradient of any function, so it is checked against its formula and against the
 //! LayerNorm Jacobian terms instead of finite differences.
 

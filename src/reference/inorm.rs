@@ -1,4 +1,4 @@
-//! SPEC §2.5: the I-Norm layer. Subtractive population `H_S = sg(X) W_IEᵀ`, `S = H_S W_EIᵀ`; divisive
+//! paper/model.md §2.5: the I-Norm layer. Subtractive population `H_S = sg(X) W_IEᵀ`, `S = H_S W_EIᵀ`; divisive
 //! population `R = sg(X) D_IEᵀ`, `Q = R∘R`, `V = Q D_EIᵀ`, `Dn = sqrt(V + ε_d)`; task output
 //! `Z = (X W_EEᵀ + 1bᵀ − sg(S)) ⊘ sg(Dn)`; local loss on `U = (sg(A) − S) ⊘ Dn`.
 //!
@@ -134,7 +134,7 @@ pub struct LocalGrads {
     pub r: Mat,
 }
 
-/// Local loss and its gradients by the general chain of SPEC §2.5 (any D_EI):
+/// Local loss and its gradients by the general chain of paper/model.md §2.5 (any D_EI):
 /// `∂L/∂Dn = −G∘U⊘Dn`, `∂L/∂V = ∂L/∂Dn ⊘ (2Dn)`, `∂L/∂Q = (∂L/∂V) D_EI`, `∂L/∂R = 2R∘∂L/∂Q`.
 pub fn local_loss_grads(
     x: &Mat,

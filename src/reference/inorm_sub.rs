@@ -1,4 +1,4 @@
-//! SPEC §2.6: the subtractive-only I-Norm layer (Fig 3b): `Z = A − sg(S)`; local loss on the mean only,
+//! paper/model.md §2.6: the subtractive-only I-Norm layer (Fig 3b): `Z = A − sg(S)`; local loss on the mean only,
 //! `L = λ·(1/B) Σ_b m_b²` with `U = sg(A) − S`; W_IE and W_EI both trained by it.
 
 use super::{add_row, row_mean, Mat, Vector};

@@ -1,4 +1,4 @@
-//! SPEC §2.3: LayerNorm without gain or bias, its exact Jacobian, and the backward in the form of the paper's
+//! paper/model.md §2.3: LayerNorm without gain or bias, its exact Jacobian, and the backward in the form of the paper's
 //! Eq. 2 with its three terms (scaling, centering, decorrelation) available separately.
 
 use super::{row_dot, row_mean, row_pvar, scale_rows, sub_row_scalar, Mat, Vector};
@@ -81,7 +81,7 @@ pub fn ln_backward(delta: &Mat, cache: &LnCache) -> Mat {
 }
 
 /// The exact ŷ-component of the backward, `Σ_i δ̂_i y_i = (1/σ)·mean(δ∘y)·n·(1 − v/(v+ε))`, per row:
-/// zero only when ε = 0 (SPEC §2.3 property).
+/// zero only when ε = 0 (paper/model.md §2.3 property).
 pub fn ln_backward_y_component(delta: &Mat, cache: &LnCache, eps: f64) -> Vector {
     let n = delta.ncols() as f64;
     let mean_dy = row_dot(delta, &cache.y) / n;

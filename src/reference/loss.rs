@@ -1,4 +1,4 @@
-//! SPEC §4: softmax cross-entropy with label smoothing, mean over the batch.
+//! paper/model.md §4: softmax cross-entropy with label smoothing, mean over the batch.
 
 use super::Mat;
 

@@ -1,4 +1,4 @@
-//! SPEC §8.2–8.3: output and gradient alignment against LayerNorm, and the activity moments of a hidden
+//! paper/model.md §8.2–8.3: output and gradient alignment against LayerNorm, and the activity moments of a hidden
 //! layer's pre-ReLU output. Diagnostics only: they never change training.
 
 use super::gradnorm::gradnorm_backward;

@@ -1,9 +1,9 @@
-//! The f64 oracle: one function per equation of SPEC, ordered like the paper, written for clarity.
+//! The f64 oracle: one function per equation of paper/model.md, ordered like the paper, written for clarity.
 //!
 //! Everything is batch-major nalgebra `DMatrix<f64>`: `x: B×m`, `z: B×n`, weights post × pre. Per-sample
 //! statistics are taken over units (a row). The fast path and every experiment are checked against this.
 //!
-//! | SPEC | equation | function |
+//! | paper/model.md | equation | function |
 //! |---|---|---|
 //! | §2.1 | E-only dense layer | [`dense::dense_forward`], [`dense::dense_backward`] |
 //! | §2.2 | EI layer | [`ei::ei_forward`], [`ei::ei_backward`] |

@@ -1,4 +1,4 @@
-//! SPEC §3 and §6.2: the two-hidden-layer network of every condition, one forward and backward pass, and one
+//! paper/model.md §3 and §6.2: the two-hidden-layer network of every condition, one forward and backward pass, and one
 //! training step, on the f64 oracle. Parameters live in a name → matrix map (biases and ω as n×1 columns),
 //! with the names of [`NetSpec::param_infos`].
 
@@ -82,7 +82,7 @@ impl ReferenceNet {
         })
     }
 
-    /// A network initialized as SPEC §5 from `seed`.
+    /// A network initialized as paper/model.md §5 from `seed`.
     pub fn init(spec: NetSpec, seed: u64) -> Result<ReferenceNet> {
         let p = init_params(&spec, seed)?;
         ReferenceNet::new(spec, &p)
@@ -103,7 +103,7 @@ impl ReferenceNet {
     }
 
     /// Hidden layer `i` forward on input `x`; local-loss gradients are computed here, "inside the forward
-    /// pass", from the current parameters (SPEC §2.5), when `local` is given.
+    /// pass", from the current parameters (paper/model.md §2.5), when `local` is given.
     fn hidden_forward(
         &self,
         i: usize,
@@ -291,7 +291,7 @@ impl ReferenceNet {
         })
     }
 
-    /// One forward and backward pass (SPEC §6.2 steps 1–3) from the current parameters.
+    /// One forward and backward pass (paper/model.md §6.2 steps 1–3) from the current parameters.
     pub fn forward_backward(&self, x: &Mat, y: &[u8], diag: bool) -> Result<Pass> {
         let mut local = (Vec::new(), BTreeMap::new());
         let mut passes = Vec::with_capacity(HIDDEN_LAYERS);
@@ -453,7 +453,7 @@ impl Trainer for ReferenceNet {
             return Err(Error::Diverged(format!("task loss is {}", pass.loss)));
         }
         // Task gradients of parameters the task does not train (I-Norm inhibitory ones) are never
-        // produced; local and task maps touch disjoint parameters (SPEC §6.2).
+        // produced; local and task maps touch disjoint parameters (paper/model.md §6.2).
         let mut all = pass.grads;
         all.extend(pass.local_grads);
         self.apply(&all, hyper)?;

@@ -1,4 +1,4 @@
-//! SPEC §6.1: SGD with parameter groups (own learning rate, momentum, decoupled weight decay) and the Dale
+//! paper/model.md §6.1: SGD with parameter groups (own learning rate, momentum, decoupled weight decay) and the Dale
 //! clamp `max(0,·)` after every step for W_EE, W_IE, W_EI and D_EI (never biases, never D_IE).
 
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
-//! The training loop of SPEC §6 on luminance-shifted data (§7), with the per-epoch metrics of §8: one run
+//! The training loop of paper/model.md §6 on luminance-shifted data (§7), with the per-epoch metrics of §8: one run
 //! = one network, one ε, one hyperparameter configuration, one seed → one [`RunResult`].
 //!
-//! | SPEC | what | where |
+//! | paper/model.md | what | where |
 //! |---|---|---|
 //! | §6.2 | batch-32 SGD steps, no shuffle by default | [`train_run`] |
 //! | §7 | fresh per-image offsets on every pass, same transform on the test set | [`crate::data::shift`] |
@@ -29,7 +29,7 @@ use crate::fault::{self, Fault};
 use crate::init::init_params;
 use crate::model::{Batch, Hyper, NetSpec, ParamSet, Trainer, CLASSES, HIDDEN_LAYERS};
 
-/// The paper's minibatch size (SPEC §6.2).
+/// The paper's minibatch size (paper/model.md §6.2).
 pub const BATCH: usize = 32;
 /// Minibatch size of evaluation passes (no gradients, so a larger batch only changes speed; the moments are
 /// averaged over all evaluation batches weighted by their size).
@@ -44,7 +44,7 @@ pub const MAX_EPOCHS: usize = 10_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrainEval {
-    /// A separate evaluation pass over the whole training subset with fresh offsets (SPEC §6.2, faithful).
+    /// A separate evaluation pass over the whole training subset with fresh offsets (paper/model.md §6.2, faithful).
     Full,
     /// The running mean over the epoch's training steps (before each update; free).
     Running,
@@ -59,7 +59,7 @@ pub struct TrainConfig {
     pub config_index: Option<usize>,
     /// Learning rates, momentum, weight decay.
     pub hyper: Hyper,
-    /// Luminance-shift ε (SPEC §7).
+    /// Luminance-shift ε (paper/model.md §7).
     pub eps: f64,
     /// Number of epochs (50 in the paper).
     pub epochs: usize,
@@ -243,13 +243,13 @@ pub struct EpochRecord {
     /// Per hidden layer: gradient alignment averaged over the epoch's steps.
     #[serde(with = "nullable_vec")]
     pub gradient_alignment: Vec<f64>,
-    /// Per hidden layer: output alignment of the epoch's last step (what the figures use, SPEC §8.2).
+    /// Per hidden layer: output alignment of the epoch's last step (what the figures use, paper/model.md §8.2).
     #[serde(with = "nullable_vec")]
     pub last_output_alignment: Vec<f64>,
     /// Per hidden layer: gradient alignment of the epoch's last step.
     #[serde(with = "nullable_vec")]
     pub last_gradient_alignment: Vec<f64>,
-    /// Per hidden layer: test-set activity mean μ̄ (SPEC §8.3), averaged over evaluation batches.
+    /// Per hidden layer: test-set activity mean μ̄ (paper/model.md §8.3), averaged over evaluation batches.
     #[serde(with = "nullable_vec")]
     pub test_mean: Vec<f64>,
     /// Per hidden layer: test-set activity variance v̄.
@@ -270,7 +270,7 @@ impl EpochRecord {
     }
 }
 
-/// Final values of a run, each averaged over the two hidden layers where it is per layer (SPEC §8).
+/// Final values of a run, each averaged over the two hidden layers where it is per layer (paper/model.md §8).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FinalMetrics {
     /// Final-epoch test accuracy (%) — the figures' metric; [`CHANCE_ACC`] for a diverged run.
@@ -430,7 +430,7 @@ pub fn evaluate_set(
     Ok((100.0 * correct as f64 / n as f64, loss / n as f64, mom))
 }
 
-/// Runs one training run (SPEC §6) of `cfg` on `train` / `test`, calling `progress` after every step and
+/// Runs one training run (paper/model.md §6) of `cfg` on `train` / `test`, calling `progress` after every step and
 /// every epoch. Errors only for invalid settings or data (a `train_size` / `test_size` larger than the set
 /// included); a NaN loss gives a result with status [`RunStatus::Diverged`]. The result records the
 /// [`DataId`] of the samples used.

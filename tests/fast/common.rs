@@ -52,7 +52,7 @@ fn spec_options(width: usize, input: usize) -> Vec<(String, NetSpec)> {
     out
 }
 
-/// A synthetic batch: inputs Uniform[0,1) shifted per image by c ~ U[−0.75, 0.75) and clamped (SPEC §7's
+/// A synthetic batch: inputs Uniform[0,1) shifted per image by c ~ U[−0.75, 0.75) and clamped (paper/model.md §7's
 /// luminance shift, so rows have |mean| ≫ std), labels uniform in 0..10.
 pub fn batch(seed: u64, rows: usize, dim: usize) -> (Vec<f32>, Vec<u8>) {
     let mut rng = SeedRng::new(seed, Stream::Test, 7);
@@ -164,7 +164,7 @@ pub fn fast_backends() -> Vec<Backend> {
     v
 }
 
-/// Init parameters moved off the exact init identities (SPEC §5: centered inhibition, I-Norm = LN), which
+/// Init parameters moved off the exact init identities (paper/model.md §5: centered inhibition, I-Norm = LN), which
 /// make some gradients vanish to roundoff (local losses, W_IE of a k = 1 layer): weights × U[0.75, 1.25)
 /// (signs and Dale's law kept), biases + U[−0.1, 0.1); D_EI only when `jitter_d_ei`; ω never.
 pub fn perturbed_params(spec: &NetSpec, seed: u64, jitter_d_ei: bool) -> ParamSet {
@@ -278,7 +278,7 @@ fn row_moments(row: &[f64]) -> (f64, f64) {
 }
 
 /// Cancellation of the I-Norm local error through W_EI, `∂L/∂H_S = −(G⊘d) W_EI`:
-/// `Σ_{b,l} Σ_j |G_bj W_EI,jl| / Σ_{b,l} |Σ_j G_bj W_EI,jl|` with G from the reference's z (= U) by SPEC §2.5
+/// `Σ_{b,l} Σ_j |G_bj W_EI,jl| / Σ_{b,l} |Σ_j G_bj W_EI,jl|` with G from the reference's z (= U) by paper/model.md §2.5
 /// (d_b cancels per row). Large when G is nearly orthogonal to W_EI's columns (k = 1: W_EI ≈ 1 and G's
 /// centered part sums to 0). 1 for other presets.
 pub fn local_conditioning(r: &GradReport, spec: &NetSpec, params: &ParamSet) -> f64 {
@@ -310,7 +310,7 @@ pub fn local_conditioning(r: &GradReport, spec: &NetSpec, params: &ParamSet) -> 
     worst
 }
 
-/// Cancellation of the gradient-alignment surrogate (SPEC §8.2, D5): the reference gradient back-propagates
+/// Cancellation of the gradient-alignment surrogate (paper/model.md §8.2, D5): the reference gradient back-propagates
 /// δ = 1[LN(z) > 0] through LN, δ̂ = δ − mean(δ) − y·mean(δ∘y), which nearly vanishes for some rows at tiny
 /// widths (n = 3, B = 1: f32 rounding of z then shows at ‖δ‖/‖δ̂‖ times its size). The worst row's
 /// ‖δ‖/‖δ̂‖ over the hidden outputs, for rows with some active unit.
@@ -341,7 +341,7 @@ pub fn alignment_conditioning(r: &GradReport) -> f64 {
     k
 }
 
-/// Cancellation across the batch of the subtractive-only I-Norm local gradients (SPEC §2.6): with
+/// Cancellation across the batch of the subtractive-only I-Norm local gradients (paper/model.md §2.6): with
 /// G_bj = 2λ m_b/(Bn) the same for every unit, ∂/∂W_EI ∝ Σ_b m_b H_S[b,:] and ∂/∂W_IE ∝ Σ_b m_b x_b, sums
 /// whose terms have the signs of the row means m_b (near 0, of either sign, since the subtractive pathway
 /// centers exactly at init). κ = Σ|terms| / |Σ terms| over both, worst layer; 1 for other presets.

@@ -1,4 +1,4 @@
-//! SPEC §2.7: GradNorm is not the gradient of anything, so each variant is checked against its SPEC formula
+//! paper/model.md §2.7: GradNorm is not the gradient of anything, so each variant is checked against its SPEC formula
 //! written out here from scratch, and against the LayerNorm Jacobian terms of §2.3: `full` with `eq2_exact`
 //! is LN's backward at its own input for every z; the implementation's `full` is LN's backward when its input
 //! is exactly normalized (mean 0, pvar + ε = 1); `center` is the centering term; `lateral` with uniform ω = 1/n
@@ -14,7 +14,7 @@ use proptest::prelude::*;
 
 use super::{hard_rows, normals, prop, Worst};
 
-/// Positive pooling weights summing to 1, from the seed (as the lateral ω of SPEC §2.7).
+/// Positive pooling weights summing to 1, from the seed (as the lateral ω of paper/model.md §2.7).
 fn omega(seed: u64, n: usize) -> Vector {
     let raw: Vec<f64> = normals(seed, 5, n).iter().map(|g| g.abs() + 0.01).collect();
     let s: f64 = raw.iter().sum();
@@ -26,7 +26,7 @@ fn rel(a: &Mat, b: &Mat, gamma: &Mat) -> f64 {
     (a - b).amax() / b.amax().max(gamma.amax()).max(f64::MIN_POSITIVE)
 }
 
-/// The SPEC §2.7 table, one row at a time, with plain loops (independent of the crate's row helpers).
+/// The paper/model.md §2.7 table, one row at a time, with plain loops (independent of the crate's row helpers).
 fn spec_formula(variant: GradNorm, eq2: bool, g: &[f64], z: &[f64], w: &[f64]) -> Vec<f64> {
     let n = g.len() as f64;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / n;

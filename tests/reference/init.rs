@@ -1,4 +1,4 @@
-//! Initialization identities (claim C1, SPEC §5.2–5.3) and the regression test of the SVD divisive init.
+//! Initialization identities (claim C1, paper/model.md §5.2–5.3) and the regression test of the SVD divisive init.
 
 use ::inorm::init::{divisive_weights, init_params};
 use ::inorm::model::{DivisiveInit, NetSpec, Preset};

@@ -1,4 +1,4 @@
-//! SPEC §2.5–2.6: the I-Norm layer's task backward under the exact detach map (S and Dn constants, x cut
+//! paper/model.md §2.5–2.6: the I-Norm layer's task backward under the exact detach map (S and Dn constants, x cut
 //! before both inhibitory pathways, so the error to the layer below flows only through W_EE), the local-loss
 //! gradients of every inhibitory parameter (W_IE, D_IE; W_EI and a general, non-uniform D_EI in the
 //! `train_inhib_out` case; the closed form for the frozen uniform D_EI), and the subtractive-only layer's

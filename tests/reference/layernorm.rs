@@ -1,4 +1,4 @@
-//! SPEC §2.3: LayerNorm's backward (Eq. 2) against its explicit Jacobian and against finite differences,
+//! paper/model.md §2.3: LayerNorm's backward (Eq. 2) against its explicit Jacobian and against finite differences,
 //! on the hard rows (constant rows where ε dominates, |mean| ≫ std, n = 1 and 2), plus a dot-product and a
 //! Taylor test at n = 500; and the invariants of claim C2: rows of the backward sum to 0, the ŷ-component
 //! equals its exact ε-dependent value, y is invariant to a shift and (with ε scaled) a positive scaling of
@@ -143,7 +143,7 @@ fn ln_backward_dot_and_taylor_n500() {
     w.print("ln_backward_dot_and_taylor_n500");
 }
 
-/// 256 cases. Claim C2 (LN part) and the other exact properties of SPEC §2.3.
+/// 256 cases. Claim C2 (LN part) and the other exact properties of paper/model.md §2.3.
 #[test]
 fn ln_invariants() {
     let strategy = (

@@ -1,4 +1,4 @@
-//! SPEC §2.1, §2.2, §2.4: the dense (E-only) and EI layers, alone and composed with LayerNorm, checked in all
+//! paper/model.md §2.1, §2.2, §2.4: the dense (E-only) and EI layers, alone and composed with LayerNorm, checked in all
 //! their inputs at once (θ = x, weights, bias): full FD Jacobian on small shapes (Dale weights with exact
 //! zeros, luminance-shifted inputs), dot-product test on realistic shapes, Taylor rate ≈ 2; and the
 //! authors' hand-computed EI example.
@@ -287,7 +287,7 @@ fn ei_ln_layer_fd_dot_taylor() {
     check_realistic(Kind::EiLn);
 }
 
-/// SPEC §2.2 "Reference check" (the authors' unit test): m = 2, n = 2, k = 1, L = ΣZ.
+/// paper/model.md §2.2 "Reference check" (the authors' unit test): m = 2, n = 2, k = 1, L = ΣZ.
 #[test]
 fn ei_layer_authors_hand_example() {
     let x = Mat::from_row_slice(1, 2, &[2.0, 3.0]);

@@ -1,4 +1,4 @@
-//! SPEC §4: softmax cross-entropy with label smoothing, `∂L/∂O = (p − t)/B`, against FD, the directional
+//! paper/model.md §4: softmax cross-entropy with label smoothing, `∂L/∂O = (p − t)/B`, against FD, the directional
 //! test and the Taylor rate, for smoothing 0 (plain CE), 0.1 (faithful) and arbitrary values in [0, 1).
 
 use ::inorm::reference::loss::{cross_entropy, smoothed_targets};

@@ -1,4 +1,4 @@
-//! The proofs for every backward of the f64 reference (SPEC §2, §4, §6): full finite-difference Jacobians on
+//! The proofs for every backward of the f64 reference (paper/model.md §2, §4, §6): full finite-difference Jacobians on
 //! small shapes, random-direction dot-product tests on realistic shapes, Taylor remainder rates ≈ 2, the
 //! LayerNorm and GradNorm identities (claim C2), the initialization identities (claim C1), the authors'
 //! hand-computed EI example and one training step recomputed by hand.

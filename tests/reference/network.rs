@@ -1,4 +1,4 @@
-//! SPEC §3, §6: the whole network. For every preset with GradNorm off, the task gradients of every
+//! paper/model.md §3, §6: the whole network. For every preset with GradNorm off, the task gradients of every
 //! task-trained parameter from `ReferenceNet::forward_backward` against FD / directional / Taylor tests of
 //! the network loss written out here from the layer functions, with the I-Norm layers' S and Dn held at
 //! their forward values (the detach map, so the task gradient is a true gradient of that function); the
@@ -417,7 +417,7 @@ fn network_gradnorm_hidden_gradients_by_hand() {
     );
 }
 
-/// Learning rate and clamp of a parameter, from SPEC §6.1's table (written independently of
+/// Learning rate and clamp of a parameter, from paper/model.md §6.1's table (written independently of
 /// `model::Group`): W_EE and biases η_E; W_IE and D_IE η_IE; W_EI and D_EI η_EI; Dale clamp for W_EE, W_IE,
 /// W_EI, D_EI, never biases or D_IE.
 fn spec_group(name: &str, h: &Hyper) -> (f64, bool) {
@@ -432,7 +432,7 @@ fn spec_group(name: &str, h: &Hyper) -> (f64, bool) {
     }
 }
 
-/// Which loss trains a parameter, from SPEC §1.1's tables.
+/// Which loss trains a parameter, from paper/model.md §1.1's tables.
 fn spec_trained_by(spec: &NetSpec, name: &str) -> TrainedBy {
     if name.starts_with("out.") {
         return TrainedBy::Task;
