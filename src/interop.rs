@@ -1,6 +1,7 @@
 //! Exchange with PyTorch and other tools through safetensors files: models (the parameter names of
 //! [`NetSpec::param_infos`], post × pre, f32 or f64), minibatches (`x`: B×784, `y`: B of any integer type)
-//! and per-batch gradient dumps (`loss`, `logits`, `hidden.{i}.z`, `grad.<name>`, `local_grad.<name>`).
+//! and per-batch gradient dumps (`loss`, `logits`, `hidden.{i}.z`, `hidden.{i}.y`, `grad.<name>`,
+//! `local_grad.<name>`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -312,7 +313,9 @@ pub fn save_batch(path: &Path, x: &[f32], y: &[u8], dim: usize) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-/// The tensors of a gradient dump: `loss` (scalar), `logits` (B×10), `hidden.{i}.z` (B×n), `grad.<name>`
+/// The tensors of a gradient dump: `loss` (scalar), `logits` (B×10), `hidden.{i}.z` (B×n, the pre-activation
+/// [`GradReport::z`]: before LayerNorm in LN networks), `hidden.{i}.y` (B×n, the ReLU input
+/// [`GradReport::y`]: after LayerNorm in LN networks, after the division in I-Norm networks), `grad.<name>`
 /// for every task-trained parameter and `local_grad.<name>` for every locally trained one.
 pub fn grad_tensors(report: &GradReport) -> ParamSet {
     let mut out = ParamSet::new();
@@ -320,6 +323,9 @@ pub fn grad_tensors(report: &GradReport) -> ParamSet {
     out.insert("logits".into(), report.logits.clone());
     for (i, z) in report.z.iter().enumerate() {
         out.insert(format!("hidden.{i}.z"), z.clone());
+    }
+    for (i, y) in report.y.iter().enumerate() {
+        out.insert(format!("hidden.{i}.y"), y.clone());
     }
     for (k, v) in &report.grads {
         out.insert(format!("grad.{k}"), v.clone());

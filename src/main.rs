@@ -74,7 +74,8 @@ enum Cmd {
     },
     /// Write an initialized model (SPEC §5) as safetensors.
     Init(InitArgs),
-    /// One forward/backward pass of a model file on a batch file; write loss, logits, z and gradients.
+    /// One forward/backward pass of a model file on a batch file; write loss, logits, hidden.{i}.z (pre-activation,
+    /// before LayerNorm), hidden.{i}.y (the ReLU input: after LayerNorm / the I-Norm division) and gradients.
     Grads(GradsArgs),
 }
 

@@ -703,8 +703,14 @@ pub struct GradReport {
     pub local_loss: Vec<f64>,
     /// Logits, B×10.
     pub logits: HostTensor,
-    /// Each hidden layer's output before ReLU (`hidden.{i}.z`), B×n.
+    /// Each hidden layer's pre-activation `Z` (`hidden.{i}.z`), B×n, as the metrics of paper/model.md §8.2
+    /// define it: `X W_EEᵀ + b` (E layers), `X W_EEᵀ + b − H_I W_EIᵀ` (EI layers), both **before** LayerNorm
+    /// in LN networks; the divided output `(A − S) ⊘ Dn` (I-Norm layers); `A − S` (subtractive-only I-Norm).
     pub z: Vec<HostTensor>,
+    /// Each hidden layer's ReLU input (`hidden.{i}.y`), B×n: `LN(Z)` in LN networks (`ei-ln`, `e-ln`), `Z`
+    /// itself otherwise (for I-Norm layers that is the output after the division). The layer's output is
+    /// `ReLU(y)`.
+    pub y: Vec<HostTensor>,
     /// Task-loss gradient of every parameter trained by the task (`hidden.0.w_ee`, ...).
     pub grads: ParamSet,
     /// Local-loss gradient of every parameter trained by the local loss.

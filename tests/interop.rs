@@ -208,6 +208,8 @@ fn grad_dump_has_the_documented_names_and_round_trips() {
         "logits",
         "hidden.0.z",
         "hidden.1.z",
+        "hidden.0.y",
+        "hidden.1.y",
         "grad.hidden.0.w_ee",
         "grad.hidden.0.bias",
         "grad.out.w_ie",
@@ -229,6 +231,77 @@ fn grad_dump_has_the_documented_names_and_round_trips() {
     inorm::interop::save_tensors(&path, &dump, FileDtype::F64, None).unwrap();
     let back: BTreeMap<_, _> = load_tensors(&path).unwrap();
     assert_eq!(back, dump);
+}
+
+/// The grads contract (README "Interop"): `hidden.{i}.z` is the pre-activation, before LayerNorm in LN
+/// networks; `hidden.{i}.y` is the ReLU input: `LN(z)` (recomputed here row by row) in LN networks, `z`
+/// itself otherwise (I-Norm: after the division). The network consumes `ReLU(y)`: the logits recomputed
+/// here from `ReLU(hidden.1.y)` and the `out.*` parameters equal the reported ones, for every preset.
+#[test]
+fn grad_dump_z_is_the_pre_activation_and_y_the_relu_input() {
+    use inorm::model::LN_EPS;
+    use inorm::tolerance::ANALYTIC_REL;
+    let (bsz, n) = (5, 12);
+    for preset in Preset::ALL {
+        let spec = small_spec(preset);
+        let params = init_params(&spec, 3).unwrap();
+        let mut net = ReferenceNet::new(spec.clone(), &params).unwrap();
+        let (x, y) = batch(spec.input, bsz, 4);
+        let dump = grad_tensors(&net.grads(Batch { x: &x, y: &y }).unwrap());
+        for i in 0..2 {
+            let z = &dump[&format!("hidden.{i}.z")];
+            let relu_in = &dump[&format!("hidden.{i}.y")];
+            assert_eq!((&z.shape, &relu_in.shape), (&vec![bsz, n], &vec![bsz, n]));
+            if !preset.layer_norm() {
+                assert_eq!(
+                    z, relu_in,
+                    "{preset} layer {i}: y must equal z without LayerNorm"
+                );
+                continue;
+            }
+            for (b, (zr, yr)) in z.data.chunks(n).zip(relu_in.data.chunks(n)).enumerate() {
+                let mu = zr.iter().sum::<f64>() / n as f64;
+                let var = zr.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n as f64;
+                let sigma = (var + LN_EPS).sqrt();
+                for (zv, yv) in zr.iter().zip(yr) {
+                    let want = (zv - mu) / sigma;
+                    assert!(
+                        (yv - want).abs() <= ANALYTIC_REL * (1.0 + want.abs()),
+                        "{preset} layer {i} row {b}: y = {yv}, LN(z) = {want}"
+                    );
+                }
+                // z is the activity before LN, not LN's output.
+                let gap = zr
+                    .iter()
+                    .zip(yr)
+                    .fold(0.0f64, |m, (a, c)| m.max((a - c).abs()));
+                assert!(gap > 1e-3, "{preset} layer {i} row {b}: z equals LN(z)");
+            }
+        }
+        // logits = h W_EEᵀ + b − (h W_IEᵀ) W_EIᵀ with h = ReLU(hidden.1.y).
+        let h: Vec<f64> = dump["hidden.1.y"].data.iter().map(|v| v.max(0.0)).collect();
+        let (w_ee, w_ie, w_ei, b) = (
+            &params["out.w_ee"],
+            &params["out.w_ie"],
+            &params["out.w_ei"],
+            &params["out.bias"],
+        );
+        let logits = &dump["logits"];
+        let scale = logits.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for r in 0..bsz {
+            let hr = &h[r * n..(r + 1) * n];
+            let inh: f64 = (0..n).map(|c| hr[c] * w_ie.data[c]).sum();
+            for k in 0..10 {
+                let exc: f64 = (0..n).map(|c| hr[c] * w_ee.data[k * n + c]).sum();
+                let want = exc + b.data[k] - inh * w_ei.data[k];
+                let got = logits.data[r * 10 + k];
+                assert!(
+                    (got - want).abs() <= ANALYTIC_REL * scale.max(1.0),
+                    "{preset}: logit [{r},{k}] = {got}, from ReLU(hidden.1.y): {want}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

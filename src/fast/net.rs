@@ -605,6 +605,11 @@ impl Trainer for FastNet {
                 .iter()
                 .map(|h| HostTensor::new(h.z.dims().to_vec(), Self::to_host_vec(&h.z)?))
                 .collect::<Result<_>>()?,
+            y: pass
+                .hidden
+                .iter()
+                .map(|h| HostTensor::new(h.out.dims().to_vec(), Self::to_host_vec(&h.out)?))
+                .collect::<Result<_>>()?,
             grads: self.to_host(&task)?,
             local_grads: self.to_host(&pass.local_grads)?,
             diag: pass.diag,

@@ -46,8 +46,10 @@ pub struct Pass {
     pub local_loss: Vec<f64>,
     /// Logits (B×10).
     pub logits: Mat,
-    /// Pre-ReLU outputs per hidden layer.
+    /// Pre-activation Z per hidden layer (before LayerNorm in LN networks; see [`GradReport::z`]).
     pub z: Vec<Mat>,
+    /// ReLU input per hidden layer: LN(Z) in LN networks, Z otherwise (see [`GradReport::y`]).
+    pub y: Vec<Mat>,
     /// Task gradients of task-trained parameters.
     pub grads: BTreeMap<String, Mat>,
     /// Local-loss gradients of locally trained parameters.
@@ -327,6 +329,7 @@ impl ReferenceNet {
             correct: ce.correct,
             local_loss: local.0,
             logits,
+            y: passes.iter().map(|p| p.out.clone()).collect(),
             z: passes.into_iter().map(|p| p.z).collect(),
             grads,
             local_grads: local.1,
@@ -436,6 +439,7 @@ impl Trainer for ReferenceNet {
             local_loss: pass.local_loss,
             logits: HostTensor::from_matrix(&pass.logits),
             z: pass.z.iter().map(HostTensor::from_matrix).collect(),
+            y: pass.y.iter().map(HostTensor::from_matrix).collect(),
             grads: self.to_host(&task),
             local_grads: self.to_host(&pass.local_grads),
             diag: pass.diag,
