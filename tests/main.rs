@@ -18,6 +18,8 @@ mod interop;
 /// Proofs for every backward of the f64 reference: FD Jacobians, dot-product and Taylor tests, LN/GN and
 /// init identities (claims C1, C2), one training step by hand.
 mod reference;
+/// The seeded RNG: pinned first draws of every distribution, their moments, degenerate ranges.
+mod rng;
 /// Rank statistics against SciPy reference values.
 mod stats;
 /// Theorem 1 (claim C3): unbiasedness, variance and rate of the fixed-random-inhibition mean estimator.

@@ -3,12 +3,9 @@
 //! correction=True, method='approx')`, computed once and hard-coded below), the symmetry and monotonicity of the
 //! Mann–Whitney p-value in U, and the tie-free p-values printed in the paper's notebooks (SPEC §10).
 
+use approx::relative_eq;
 use inorm::stats::{mann_whitney, median, stars, wilcoxon_signed_rank};
 use inorm::tolerance::SCIPY_REL;
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)
-}
 
 /// (name, a, b, SciPy statistic = U of a, SciPy two-sided p).
 #[allow(clippy::type_complexity)]
@@ -54,7 +51,7 @@ fn mann_whitney_matches_scipy() {
         let r = mann_whitney(&a, &b).unwrap();
         assert_eq!(r.u, u, "{name}");
         assert!(
-            rel(r.p_two_sided, p) < SCIPY_REL,
+            relative_eq!(r.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
             "{name}: p {} vs SciPy {p}",
             r.p_two_sided
         );
@@ -62,7 +59,11 @@ fn mann_whitney_matches_scipy() {
         // Swapping the samples gives U' = n1n2 − U and the same two-sided p.
         let s = mann_whitney(&b, &a).unwrap();
         assert_eq!(s.u, (a.len() * b.len()) as f64 - u, "{name}");
-        assert!(rel(s.p_two_sided, p) < SCIPY_REL, "{name} swapped");
+        assert!(
+            relative_eq!(s.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
+            "{name} swapped: p {} vs SciPy {p}",
+            s.p_two_sided
+        );
     }
 }
 
@@ -169,7 +170,7 @@ fn wilcoxon_matches_scipy() {
             "{name}"
         );
         assert!(
-            rel(r.p_two_sided, p) < SCIPY_REL,
+            relative_eq!(r.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
             "{name}: p {} vs SciPy {p}",
             r.p_two_sided
         );
@@ -179,7 +180,11 @@ fn wilcoxon_matches_scipy() {
             r.median_diff
         );
         let s = wilcoxon_signed_rank(&b, &a).unwrap();
-        assert!(rel(s.p_two_sided, p) < SCIPY_REL, "{name} swapped");
+        assert!(
+            relative_eq!(s.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
+            "{name} swapped: p {} vs SciPy {p}",
+            s.p_two_sided
+        );
     }
     let zero = wilcoxon_signed_rank(&[1.0, 2.0], &[1.0, 2.0]).unwrap();
     assert_eq!((zero.w_plus, zero.p_two_sided), (0.0, 1.0));
