@@ -177,7 +177,9 @@ check_array() { # $1 = job name; every task writes into $SCRATCH/inorm-tiny with
   tasks=$(ls "$WORK"/logs/"$name"-*.out | wc -l)
   [ "$tasks" = 3 ] || die "$name: expected 3 task logs, found $tasks"
   say "$name: inorm merge --strict"
-  "$INORM" merge --strict "$dir" | tee "$WORK/$name-merge.txt" | sed 's/^/    /'
+  local strict=ok
+  "$INORM" merge --strict "$dir" >"$WORK/$name-merge.txt" || strict="failed (exit status $?)"
+  sed 's/^/    /' "$WORK/$name-merge.txt"
   say "$name: inorm report"
   "$INORM" report "$dir" --data-dir "$DATA" >"$WORK/$name-report.txt"
   sed 's/^/    /' "$WORK/$name-report.txt" | tail -n 4
@@ -188,9 +190,9 @@ check_array() { # $1 = job name; every task writes into $SCRATCH/inorm-tiny with
   missing=$(sed -E 's/.*; ([0-9]+) missing.*/\1/' <<<"$first")
   dups=$(sed -E 's/.*, ([0-9]+) duplicated.*/\1/' <<<"$first")
   local lost=$((ran - found + grid - assigned))
-  say "$name: $found of $grid cells, $missing missing, $dups duplicated, $lost lost ($ran run by 3 tasks, $assigned assigned), $failed failed"
-  [ "$missing" = 0 ] && [ "$dups" = 0 ] && [ "$lost" = 0 ] && [ "$failed" = 0 ] && [ "$found" = "$grid" ] &&
-    [ "$grid" = 12 ] || die "$name: the sweep under SLURM is not complete"
+  say "$name: $found of $grid cells, $missing missing, $dups duplicated, $lost lost ($ran run by 3 tasks, $assigned assigned), $failed failed; merge --strict $strict"
+  [ "$strict" = ok ] && [ "$missing" = 0 ] && [ "$dups" = 0 ] && [ "$lost" = 0 ] && [ "$failed" = 0 ] &&
+    [ "$found" = "$grid" ] && [ "$grid" = 12 ] || die "$name: the sweep under SLURM is not complete"
 }
 
 check_array readme
