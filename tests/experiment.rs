@@ -268,6 +268,35 @@ fn sweep_shards_partition_the_grid_exactly() {
     assert!(Shard::from_vars(Some("4"), Some("4"), None).is_err());
 }
 
+/// Regression (found by scripts/slurm-check.sh under a real SLURM): shards of one array share the folder, and
+/// a shard starting late removed every `.tmp` file in `runs/`, including another shard's file between its
+/// write and its rename, so that run failed with "No such file or directory". A shard removes only the
+/// stale temporary files of its own cells.
+#[test]
+fn r1_stale_temp_cleanup_spares_other_shards_files() {
+    let dir = tmpdir("shardtmp");
+    let data = tiny_data();
+    let spec = tiny_sweep();
+    let grid = spec.grid().unwrap();
+    let (mine, theirs) = (Shard::new(0, 2).unwrap(), Shard::new(1, 2).unwrap());
+    std::fs::create_dir_all(runs_dir(&dir)).unwrap();
+    let tmp =
+        |c: &inorm::experiment::Cell| runs_dir(&dir).join(format!(".{}.json.4242.tmp", c.id()));
+    let own = mine.select(&grid)[0];
+    let other = theirs.select(&grid)[0];
+    std::fs::write(tmp(&own), b"{\"trunc").unwrap();
+    std::fs::write(tmp(&other), b"{\"in progress").unwrap();
+    let s = run_sweep(&spec, &dir, mine, 2, &data, &|_| {}).unwrap();
+    assert!(s.failed.is_empty(), "{:?}", s.failed);
+    assert_eq!((s.ran, s.stale_removed), (grid.len() / 2, 1));
+    assert!(!tmp(&own).exists(), "this shard's stale file must go");
+    assert_eq!(
+        std::fs::read(tmp(&other)).unwrap(),
+        b"{\"in progress",
+        "another shard's temporary file must survive"
+    );
+}
+
 #[test]
 fn sweep_resumes_after_a_kill_running_only_missing_cells() {
     let dir = tmpdir("resume");

@@ -443,15 +443,21 @@ pub fn read_manifest(dir: &Path) -> Result<SweepSpec> {
     })
 }
 
-/// Removes temporary files (`.<name>.<pid>.tmp`) left in `DIR/runs` by a killed sweep; returns how many.
-pub fn remove_stale_temp(dir: &Path) -> usize {
+/// Removes the temporary files (`.<cell>.json.<pid>.tmp`) of `cells` left in `DIR/runs` by a killed sweep;
+/// returns how many. Only these cells' files: shards running at the same time in one folder (a SLURM
+/// array) write other cells' temporary files, which must survive until they are renamed (found by
+/// `scripts/slurm-check.sh`: a shard starting late deleted another's file before its rename).
+pub fn remove_stale_temp(dir: &Path, cells: &[Cell]) -> usize {
     let Ok(rd) = std::fs::read_dir(runs_dir(dir)) else {
         return 0;
     };
+    let prefixes: Vec<String> = cells.iter().map(|c| format!(".{}.json.", c.id())).collect();
     let mut n = 0;
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(".tmp") && std::fs::remove_file(e.path()).is_ok()
+        if name.ends_with(".tmp")
+            && prefixes.iter().any(|p| name.starts_with(p.as_str()))
+            && std::fs::remove_file(e.path()).is_ok()
         {
             n += 1;
         }
@@ -486,8 +492,8 @@ pub fn run_sweep(
     }
     std::fs::create_dir_all(runs_dir(dir)).map_err(|e| Error::io(runs_dir(dir), e))?;
     write_manifest(dir, spec)?;
-    let stale_removed = remove_stale_temp(dir);
     let mine = shard.select(&grid);
+    let stale_removed = remove_stale_temp(dir, &mine);
     let todo: Vec<Cell> = mine.iter().filter(|c| !is_done(dir, c)).copied().collect();
     let summary = Mutex::new(SweepSummary {
         grid: grid.len(),
