@@ -3,7 +3,7 @@
 //!
 //! Each [`Fault`] is one or two lines at the exact place where the math lives (the fast path's ops, the
 //! training loop, the luminance shift, the diagnostics). The switch is a thread-local, set only by
-//! [`with_fault`], which exists only with the `fault-injection` cargo feature; the test binary turns that
+//! `with_fault`, which exists only with the `fault-injection` cargo feature; the test binary turns that
 //! feature on through a self dev-dependency, so `cargo test` exercises it without flags while `cargo build`
 //! and the `inorm` CLI never contain it (without the feature [`active`] is the constant `false`). Being
 //! thread-local, a fault never leaks into other tests running in parallel in the same process.

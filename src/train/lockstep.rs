@@ -1,7 +1,7 @@
 //! K training runs in lockstep: [`train_lockstep`] trains runs that share a network spec (condition,
 //! width, λ, options), epochs, data sizes, batch size, backend and diagnostics, but differ in ε,
 //! hyperparameters and seed, with one [`LockstepNet`] (batched tensor ops, one step for all K). Each run
-//! draws its own offsets, order and evaluation passes from its own seed exactly as [`train_run`] does, so
+//! draws its own offsets, order and evaluation passes from its own seed exactly as [`super::train_run`] does, so
 //! run k's [`RunResult`] equals the single run's (tested: f64 to 1e-12, f32 within the fast tolerance).
 //! A diverging run is frozen at the step where it diverged and recorded as in a single run; the others go
 //! on. Timing fields (`wall_s`, `train_s`, `samples_per_s`, `seconds`) are the group's: `samples_per_s`
