@@ -7,11 +7,10 @@
 
 use std::path::Path;
 
-use super::store::{model_path, result_path, write_result, Manifest};
+use super::store::Manifest;
 use super::{Cell, SweepSpec};
 use crate::data::FashionMnist;
 use crate::error::Result;
-use crate::interop::{save_model, FileDtype};
 use crate::train::lockstep::train_lockstep_with_id;
 use crate::train::{Progress, RunResult, TrainConfig};
 
@@ -48,18 +47,10 @@ pub(crate) fn run_group_of(
         .map(|c| m.spec.train_config(c))
         .collect::<Result<Vec<_>>>()?;
     let outs = train_lockstep_with_id(&cfgs, &data.train, &data.test, Some(&m.data), progress)?;
-    let mut results = Vec::with_capacity(outs.len());
-    for ((cell, cfg), out) in group.iter().zip(&cfgs).zip(outs) {
-        if m.spec.save_models {
-            save_model(
-                &model_path(dir, cell),
-                &cfg.spec,
-                &out.params,
-                FileDtype::F32,
-            )?;
-        }
-        write_result(&result_path(dir, cell), &out.result)?;
-        results.push(out.result);
-    }
-    Ok(results)
+    group
+        .iter()
+        .zip(&cfgs)
+        .zip(outs)
+        .map(|((cell, cfg), out)| super::store_output(m, dir, cell, cfg, out))
+        .collect()
 }

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::backend::Backend;
-use crate::data::{data_id, used_sizes, DataId, FashionMnist};
+use crate::data::{data_id, used_sizes, FashionMnist};
 use crate::error::{Error, Result};
 use crate::interop::{check_writable, load_model, save_model, FileDtype};
 use crate::model::{paper_config, GradNorm, NetSpec, Preset};
@@ -720,8 +720,18 @@ fn run_cell_of(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunResult> {
     let cfg = m.spec.train_config(cell)?;
-    let id: &DataId = &m.data;
-    let out = train_run_with_id(&cfg, &data.train, &data.test, Some(id), progress)?;
+    let out = train_run_with_id(&cfg, &data.train, &data.test, Some(&m.data), progress)?;
+    store_output(m, dir, cell, &cfg, out)
+}
+
+/// Writes one finished run of the sweep `m` into `dir`: its model (with `save_models`) and its result file.
+pub(crate) fn store_output(
+    m: &Manifest,
+    dir: &Path,
+    cell: &Cell,
+    cfg: &TrainConfig,
+    out: crate::train::RunOutput,
+) -> Result<RunResult> {
     if m.spec.save_models {
         save_model(
             &model_path(dir, cell),

@@ -12,12 +12,12 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 
 use super::{
-    epoch_record, final_metrics, Divergence, EpochRecord, Progress, RunOutput, RunResult,
-    RunStatus, SetEval, TrainConfig, TrainEval, EVAL_BATCH,
+    data_in_use, epoch_record, final_metrics, Divergence, EpochRecord, Progress, RunOutput,
+    RunResult, RunStatus, SetEval, TrainConfig, TrainEval, EVAL_BATCH,
 };
 use crate::backend::Backend;
 use crate::data::shift::{epoch_order, shift_rng, shifted_batch};
-use crate::data::{data_id, used_sizes, DataId, Dataset};
+use crate::data::{DataId, Dataset};
 use crate::error::{Error, Result};
 use crate::fast::{cuda_device, LockstepNet};
 use crate::init::init_params;
@@ -179,23 +179,7 @@ pub fn train_lockstep_with_id(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    for (what, ds) in [("training set", train), ("test set", test)] {
-        if ds.dim != c0.spec.input {
-            return Err(Error::ShapeMismatch {
-                op: what.into(),
-                expected: format!("{} pixels per image (network input)", c0.spec.input),
-                got: format!("{}", ds.dim),
-            });
-        }
-        if ds.is_empty() {
-            return Err(Error::invalid(what, "is empty"));
-        }
-    }
-    let (n_train, n_test) = used_sizes(c0.train_size, c0.test_size, train, test)?;
-    let data = match id {
-        Some(id) => id.clone(),
-        None => data_id(train, test, n_train, n_test),
-    };
+    let (n_train, n_test, data) = data_in_use(c0, train, test, id)?;
     let params = cfgs
         .iter()
         .map(|c| match &c.initial_params {

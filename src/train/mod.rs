@@ -430,6 +430,35 @@ pub fn evaluate_set(
     Ok((100.0 * correct as f64 / n as f64, loss / n as f64, mom))
 }
 
+/// Checks `train` / `test` against `cfg`'s network input and returns the sample counts a run uses and their
+/// [`DataId`] (`id` when the caller already computed it for these sets and sizes). Shared by single and
+/// lockstep runs.
+pub(crate) fn data_in_use(
+    cfg: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    id: Option<&DataId>,
+) -> Result<(usize, usize, DataId)> {
+    for (what, ds) in [("training set", train), ("test set", test)] {
+        if ds.dim != cfg.spec.input {
+            return Err(Error::ShapeMismatch {
+                op: what.into(),
+                expected: format!("{} pixels per image (network input)", cfg.spec.input),
+                got: format!("{}", ds.dim),
+            });
+        }
+        if ds.is_empty() {
+            return Err(Error::invalid(what, "is empty"));
+        }
+    }
+    let (n_train, n_test) = used_sizes(cfg.train_size, cfg.test_size, train, test)?;
+    let data = match id {
+        Some(id) => id.clone(),
+        None => data_id(train, test, n_train, n_test),
+    };
+    Ok((n_train, n_test, data))
+}
+
 /// Runs one training run (paper/model.md §6) of `cfg` on `train` / `test`, calling `progress` after every step and
 /// every epoch. Errors only for invalid settings or data (a `train_size` / `test_size` larger than the set
 /// included); a NaN loss gives a result with status [`RunStatus::Diverged`]. The result records the
@@ -459,23 +488,7 @@ pub fn train_run_with_id(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    for (what, ds) in [("training set", train), ("test set", test)] {
-        if ds.dim != cfg.spec.input {
-            return Err(Error::ShapeMismatch {
-                op: what.into(),
-                expected: format!("{} pixels per image (network input)", cfg.spec.input),
-                got: format!("{}", ds.dim),
-            });
-        }
-        if ds.is_empty() {
-            return Err(Error::invalid(what, "is empty"));
-        }
-    }
-    let (n_train, n_test) = used_sizes(cfg.train_size, cfg.test_size, train, test)?;
-    let data = match id {
-        Some(id) => id.clone(),
-        None => data_id(train, test, n_train, n_test),
-    };
+    let (n_train, n_test, data) = data_in_use(cfg, train, test, id)?;
     let params = match &cfg.initial_params {
         Some(p) => p.clone(),
         None => init_params(&cfg.spec, cfg.seed)?,
