@@ -44,11 +44,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let mut tmp = temp_file_in(dir, &format!(".{name}."))?;
     let tmp_path = tmp.path().to_path_buf();
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
@@ -56,6 +52,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // On failure the returned error owns the temporary file and removes it when dropped.
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+/// A uniquely named temporary file `DIR/PREFIX*.tmp` to be persisted (renamed) over its destination, with
+/// the mode a plain `File::create` gives (0o666 less the umask), not tempfile's private 0o600: a result
+/// written by one user of a shared SLURM folder stays readable by the others, as before the atomic writes.
+pub(crate) fn temp_file_in(dir: &Path, prefix: &str) -> Result<tempfile::NamedTempFile> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    b.tempfile_in(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Checks, before any long computation, that `path` can be written: its folder exists or can be created,

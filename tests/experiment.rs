@@ -267,6 +267,18 @@ fn sweep_resumes_after_a_kill_running_only_missing_cells() {
     assert_eq!((s1.grid, s1.ran, s1.skipped), (8, 8, 0));
     assert!(s1.failed.is_empty(), "{:?}", s1.failed);
     let grid = spec.grid().unwrap();
+    // Results and the manifest get the mode of a plainly created file (others in a shared SLURM folder
+    // can read them), not the temporary file's private 0o600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let plain = dir.join("plain-file-mode");
+        std::fs::write(&plain, b"").unwrap();
+        assert_eq!(mode(&result_path(&dir, &grid[0])), mode(&plain));
+        assert_eq!(mode(&dir.join("sweep.json")), mode(&plain));
+        std::fs::remove_file(&plain).unwrap();
+    }
     let before: Vec<(Vec<u8>, std::time::SystemTime)> = grid
         .iter()
         .map(|c| {

@@ -189,11 +189,7 @@ pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
             reason: e.to_string(),
         })?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".sweep.json.")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
+        let mut tmp = crate::interop::temp_file_in(dir, ".sweep.json.")?;
         tmp.write_all(s.as_bytes())
             .and_then(|_| tmp.as_file().sync_all())
             .map_err(|e| Error::io(&path, e))?;

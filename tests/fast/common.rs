@@ -204,6 +204,41 @@ pub fn reports(
     )
 }
 
+/// How far each compared quantity of the reference moves when every parameter is perturbed by a relative
+/// EPS32 (uniform in ±EPS32 per entry, `draws` independent draws; the worst over draws): the conditioning of
+/// each tensor as measured, where the κ models above estimate it. A backward-stable f32 computation is
+/// the exact result for inputs perturbed by a few EPS32 per operation, so the f32 path may differ from the
+/// reference by [`inorm::tolerance::F32_VS_PERTURBED`] × this. Names as in [`compare`].
+pub fn perturbation_sensitivity(
+    spec: &NetSpec,
+    seed: u64,
+    rows: usize,
+    jitter_d_ei: bool,
+    want: &GradReport,
+    draws: u64,
+) -> std::collections::BTreeMap<String, f64> {
+    let params = perturbed_params(spec, seed, jitter_d_ei);
+    let (x, y) = batch(seed ^ 0x5eed, rows, spec.input);
+    let b = inorm::model::Batch { x: &x, y: &y };
+    let mut worst = std::collections::BTreeMap::new();
+    for d in 0..draws {
+        let mut rng = SeedRng::new(seed, Stream::Test, 200 + d);
+        let mut p = params.clone();
+        for t in p.values_mut() {
+            for v in t.data.iter_mut() {
+                *v *= 1.0 + inorm::tolerance::EPS32 * rng.uniform_in(-1.0, 1.0);
+            }
+        }
+        let mut r = make_trainer(Backend::Reference, spec.clone(), &p).expect("reference");
+        let got = r.grads(b).expect("perturbed reference grads");
+        for (k, e) in compare(&got, want, spec.lambda) {
+            let w = worst.entry(k).or_insert(0.0f64);
+            *w = w.max(e);
+        }
+    }
+    worst
+}
+
 /// Worst row conditioning of a report's hidden outputs z, for every tensor: `max|z_b| / sqrt(pvar(z_b) + ε)`
 /// (f32 rounding of z amplified by a normalization of the row).
 pub fn row_conditioning(r: &GradReport) -> f64 {
@@ -268,6 +303,39 @@ pub fn backward_conditioning(r: &GradReport, spec: &NetSpec) -> f64 {
         }
     }
     k
+}
+
+/// The closest any ReLU input of the reference comes to the ReLU's kink, in units of the f32 tolerance of z:
+/// the minimum over hidden layers and entries of `|v| / (τ · scale)` for v in the layer's ReLU input y
+/// (scale: max|y| of the layer, τ = [`fast_f32_rel`] of the report's [`row_conditioning`], the tolerance that
+/// `z.i` is compared with) and in the row-standardized `LN(z)` whose sign is the mask of the alignment
+/// surrogate (scale: max|LN(z)| of the row). Below 1, the f32 path may legitimately land on the other side
+/// of the kink: the mask flips and the gradient past it takes another, equally valid, branch (measured: f32
+/// inorm-gn-full, n = 17, B = 6, y = 3.2e-8 in the reference and −3.2e-7 in f32, `grad.hidden.0.w_ee` off by
+/// 9 %). The derivative is not defined there, so such a draw is outside the property.
+pub fn kink_margin(r: &GradReport) -> f64 {
+    let tau = inorm::tolerance::fast_f32_rel(row_conditioning(r));
+    let mut m = f64::INFINITY;
+    for (z, y) in r.z.iter().zip(&r.y) {
+        let scale = y.data.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        if scale > 0.0 {
+            for v in &y.data {
+                m = m.min(v.abs() / (tau * scale));
+            }
+        }
+        for row in z.data.chunks(z.cols()) {
+            let (mean, var) = row_moments(row);
+            let s = (var + inorm::model::LN_EPS).sqrt();
+            let ln: Vec<f64> = row.iter().map(|v| (v - mean) / s).collect();
+            let scale = ln.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            if scale > 0.0 {
+                for v in &ln {
+                    m = m.min(v.abs() / (tau * scale));
+                }
+            }
+        }
+    }
+    m
 }
 
 fn row_moments(row: &[f64]) -> (f64, f64) {
@@ -339,6 +407,45 @@ pub fn alignment_conditioning(r: &GradReport) -> f64 {
         }
     }
     k
+}
+
+/// Cancellation in the output layer's task gradient of W_IE, `∂L/∂W_IE = −(Δ W_EI)ᵀ H` (paper/model.md §2.2):
+/// each row's `Σ_j Δ_bj W_EI,j` sums an error Δ = softmax − target whose entries sum to 0 against a W_EI of
+/// nearly equal entries (k = 1), so it nearly cancels, and so can the sum over the batch. κ =
+/// `max_l Σ_b (Σ_j |Δ_bj W_EI,jl|)·|H_bl| / max_l |Σ_b (Σ_j Δ_bj W_EI,jl)·H_bl|` with Δ from the reference's
+/// logits and the labels `y`, H = ReLU of the last hidden layer's ReLU input (measured: f32 inorm, n = 4,
+/// B = 10, `grad.out.w_ie` 1.26 × the tolerance without it, κ ≈ 8).
+pub fn out_ie_conditioning(r: &GradReport, spec: &NetSpec, params: &ParamSet, y: &[u8]) -> f64 {
+    let w = &params["out.w_ei"];
+    let k = w.cols();
+    let h = r.y.last().expect("a hidden layer");
+    let (rows, n) = (h.rows(), h.cols());
+    let classes = r.logits.cols();
+    let ls = spec.label_smoothing;
+    let (mut abs_sum, mut sum) = (vec![0.0f64; n], vec![0.0f64; n]);
+    for l in 0..k {
+        for b in 0..rows {
+            let z = &r.logits.data[b * classes..(b + 1) * classes];
+            let mx = z.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+            let e: Vec<f64> = z.iter().map(|v| (v - mx).exp()).collect();
+            let tot: f64 = e.iter().sum();
+            let (mut c, mut a) = (0.0, 0.0);
+            for j in 0..classes {
+                let target = ls / classes as f64 + if j == y[b] as usize { 1.0 - ls } else { 0.0 };
+                let t = (e[j] / tot - target) * w.data[j * k + l];
+                c += t;
+                a += t.abs();
+            }
+            for c2 in 0..n {
+                let hv = h.data[b * n + c2].max(0.0);
+                abs_sum[c2] += a * hv;
+                sum[c2] += c * hv;
+            }
+        }
+    }
+    let num = abs_sum.iter().fold(0.0f64, |m, v| m.max(*v));
+    let den = sum.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    (num / den.max(1e-300)).max(1.0)
 }
 
 /// Cancellation across the batch of the subtractive-only I-Norm local gradients (paper/model.md §2.6): with
