@@ -906,3 +906,50 @@ fn claims_report_writes_markdown_and_figures() {
     assert!(f5.file.is_none() && f5.note.contains("skipped"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The committed paper-scale run (`paper/results/paper-scale/`, README "The paper-scale targeted run"): every
+/// committed result parses and belongs to the sweep (no duplicate, unexpected, foreign or unreadable file),
+/// found + missing = the 360 cells, and the committed merge and report regenerate byte for byte from the
+/// committed results (regenerate them with `inorm report paper/results/paper-scale` after adding results).
+#[test]
+fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/results/paper-scale");
+    let dir = tmpdir("paper-scale");
+    std::fs::create_dir_all(runs_dir(&dir)).unwrap();
+    std::fs::copy(src.join("sweep.json"), dir.join("sweep.json")).unwrap();
+    let mut files = 0;
+    for e in std::fs::read_dir(runs_dir(&src)).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        // Result files only (a sweep running in this folder has hidden temporary files).
+        if name.ends_with(".json") && !name.starts_with('.') {
+            std::fs::copy(&p, runs_dir(&dir).join(&name)).unwrap();
+            files += 1;
+        }
+    }
+    let (rep, results) = merge_and_write(&dir).unwrap();
+    assert!(rep.manifest);
+    assert_eq!(rep.expected, 360);
+    assert_eq!((rep.found, results.len()), (files, files));
+    assert_eq!(rep.found + rep.missing.len(), 360);
+    assert!(rep.duplicates.is_empty(), "{:?}", rep.duplicates);
+    assert!(rep.unexpected.is_empty(), "{:?}", rep.unexpected);
+    assert!(rep.foreign.is_empty(), "{:?}", rep.foreign);
+    assert!(rep.unreadable.is_empty(), "{:?}", rep.unreadable);
+    // The report as `inorm report` writes it (Fig 1b from the data when it is installed, as in CI).
+    let images = inorm::data::locate(None)
+        .ok()
+        .and_then(|d| inorm::data::load(&d).ok())
+        .map(|d| d.train.take(16));
+    let out = dir.join("report");
+    inorm::experiment::report::write_report(&results, Some(&rep), images.as_ref(), &out).unwrap();
+    for f in ["merged.json", "merged.csv", "report/report.md", "report/claims.json"] {
+        let got = std::fs::read_to_string(dir.join(f)).unwrap();
+        let want = std::fs::read_to_string(src.join(f)).unwrap_or_default();
+        assert!(
+            got == want,
+            "paper/results/paper-scale/{f} is not what its committed results give; regenerate it with \
+             `inorm report paper/results/paper-scale`"
+        );
+    }
+}

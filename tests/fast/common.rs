@@ -204,6 +204,22 @@ pub fn reports(
     )
 }
 
+/// Whether the gradient alignment of hidden layer `i` is 0/0 in exact arithmetic: every unit active in every
+/// row makes the own surrogate's error (paper/model.md §8.2) the all-ones vector, which a backward that
+/// centres (LayerNorm's; GradNorm center, full, lateral: `1 − ⟨ω, 1⟩ = 0`) maps to exactly 0, so the
+/// cosine compares roundoff with a real gradient (measured: f32 inorm-gn-full+eq2-exact, n = 4, B = 2,
+/// layer 0 all active, −0.133 against the reference's 8.5e-9). Such an entry is not compared.
+pub fn own_surrogate_vanishes(r: &GradReport, spec: &NetSpec, i: usize) -> bool {
+    let centring = match spec.preset.hidden_kind() {
+        HiddenKind::INorm => spec.preset.grad_norm(),
+        HiddenKind::INormSub => spec.sub_grad_norm,
+        _ => GradNorm::Off,
+    };
+    let centres = (spec.preset.layer_norm() && spec.ln_backward)
+        || matches!(centring, GradNorm::Center | GradNorm::Full | GradNorm::Lateral);
+    centres && r.y.get(i).is_some_and(|y| y.data.iter().all(|&v| v > 0.0))
+}
+
 /// How far each compared quantity of the reference moves when every parameter is perturbed by a relative
 /// EPS32 (uniform in ±EPS32 per entry, `draws` independent draws; the worst over draws): the conditioning of
 /// each tensor as measured, where the κ models above estimate it. A backward-stable f32 computation is

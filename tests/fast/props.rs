@@ -9,7 +9,8 @@ use proptest::test_runner::TestCaseError;
 use super::cases::tolerance;
 use super::common::{
     batch, compare, conditions, kink_margin, local_conditioning, out_ie_conditioning,
-    perturbation_sensitivity, perturbed_params, reports, sub_local_conditioning,
+    own_surrogate_vanishes, perturbation_sensitivity, perturbed_params, reports,
+    sub_local_conditioning,
 };
 use inorm::tolerance::F32_VS_PERTURBED;
 use inorm::backend::Backend;
@@ -68,7 +69,12 @@ pub fn check_case(
         )
     };
     let kappa = |k: &str| -> f64 {
-        if k.starts_with("local_grad") && k.ends_with("w_ie") {
+        let layer = k.strip_prefix("diag.").and_then(|r| r.split('.').next()?.parse().ok());
+        if k.ends_with("gradient_alignment")
+            && layer.is_some_and(|i| own_surrogate_vanishes(&want, spec, i))
+        {
+            f64::INFINITY
+        } else if k.starts_with("local_grad") && k.ends_with("w_ie") {
             local_kappa.max(sub_kappa)
         } else if k.starts_with("local_grad") && k.ends_with("w_ei") {
             sub_kappa
@@ -126,7 +132,7 @@ proptest! {
 
 /// Cases proptest found failing, by value: (condition, width, extra, rows, seed, f64) and what each was
 /// committed for. Each replays the property's check on exactly that case.
-const REGRESSIONS: [(&str, usize, usize, usize, u64, bool); 6] = [
+const REGRESSIONS: [(&str, usize, usize, usize, u64, bool); 7] = [
     // f32 LN backward at n = 2 (ε-term cancellation): now inside the per-tensor model, κ = (v + ε)/ε on the
     // hidden gradients only.
     ("ei-ln", 2, 0, 1, 8206249975228135890, false),
@@ -139,6 +145,9 @@ const REGRESSIONS: [(&str, usize, usize, usize, u64, bool); 6] = [
     // f32 inorm-gn-full at n = 9, B = 1: local_grad.hidden.0.d_ie 2.32 × the modelled tolerance; within the
     // measured one (the reference under EPS32 parameter perturbation).
     ("inorm-gn-full", 9, 14, 1, 17081685371441826199, false),
+    // f32 GN full with eq2_exact at n = 4, B = 2: layer 0 all active, so its gradient alignment is 0/0
+    // (−0.133 against 8.5e-9); every other quantity is still compared.
+    ("inorm-gn-full+eq2-exact", 4, 19, 2, 17198707619176294937, false),
     // f64 GN full with eq2_exact at n = 2 (grad.hidden.1.bias 3.2e-10 > FAST_F64_REL before the n = 2 κ).
     (
         "inorm-gn-full+eq2-exact",
@@ -218,3 +227,4 @@ fn the_measured_tolerance_catches_small_errors() {
     assert!(worst.1 < 1e-2, "{worst:?}");
     assert!(loose.len() * 20 <= total, "{} of {total}: {loose:#?}", loose.len());
 }
+
