@@ -42,7 +42,9 @@ pub mod reference;
 pub mod rng;
 pub mod stats;
 /// proptest strategies for the hard cases of the reference proofs (constant rows, |mean| ≫ std, tiny widths,
-/// Dale-constrained weights with exact zeros, small networks of every preset).
+/// Dale-constrained weights with exact zeros, small networks of every preset). Behind the `testing` feature
+/// (`inorm = { version = "…", features = ["testing"] }`), so proptest is not in every user's build.
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod theorem;
 pub mod tolerance;

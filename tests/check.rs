@@ -2,8 +2,8 @@
 //! log-sum-exp, x ↦ sin(Ax)) and rejects a wrong one (one wrong entry, scaled by 1.01, transposed Jacobian).
 
 use inorm::check::{
-    compare, directional_test, dot_product_test, gradient_fd, gradient_fd4, jacobian_fd,
-    taylor_test, taylor_test_vector,
+    compare, compare_with_floor, directional_test, dot_product_test, gradient_fd, gradient_fd4,
+    jacobian_fd, taylor_test, taylor_test_vector,
 };
 use inorm::rng::{SeedRng, Stream};
 use inorm::tolerance::{
@@ -149,6 +149,28 @@ fn fd_comparison_rejects_wrong_gradients_and_finds_the_entry() {
     assert!(c.max_rel > 1e3 * FD4_REL, "{c:?}");
     assert!(compare(&[1.0, 2.0], &[1.0]).is_err());
     assert!(compare(&[f64::NAN], &[1.0]).unwrap().max_rel.is_infinite());
+}
+
+/// The shared norm-wise comparison: the error is relative to `max(‖want‖_∞, floor)`, so the floor acts only
+/// when the reference is small; NaN and ±∞ differences are infinite; lengths must match.
+#[test]
+fn compare_with_floor_scales_by_the_reference_or_the_floor() {
+    let c = compare_with_floor(&[1.0, 2.5, -3.0], &[1.0, 2.0, -4.0], 1.0).unwrap();
+    assert_eq!((c.max_abs, c.max_rel, c.worst_index), (1.0, 0.25, 2));
+    // A small reference: the floor (here 1) is the scale, so 1e-3 off a 1e-3 loss is an error of 1e-3.
+    let c = compare_with_floor(&[2e-3], &[1e-3], 1.0).unwrap();
+    assert_eq!(c.max_rel, 1e-3);
+    let c = compare_with_floor(&[2e-3], &[1e-3], 0.0).unwrap();
+    assert_eq!(c.max_rel, 1.0);
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let c = compare_with_floor(&[0.0, bad], &[0.0, 1.0], 1.0).unwrap();
+        assert!(
+            c.max_rel.is_infinite() && c.worst_index == 1,
+            "{bad}: {c:?}"
+        );
+    }
+    assert!(compare_with_floor(&[1.0], &[1.0, 2.0], 1.0).is_err());
+    assert_eq!(compare_with_floor(&[], &[], 1.0).unwrap().max_rel, 0.0);
 }
 
 #[test]

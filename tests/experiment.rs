@@ -1,5 +1,6 @@
 //! The training loop, sweep grid, sharding, resume, merge and claims evaluation, on synthetic data.
 
+use approx::relative_eq;
 use inorm::backend::Backend;
 use inorm::data::{synthetic, Dataset};
 use inorm::model::{paper_config, Hyper, NetSpec, Preset};
@@ -16,14 +17,6 @@ fn cfg(preset: Preset, backend: Backend) -> TrainConfig {
     c.backend = backend;
     c.seed = 3;
     c
-}
-
-fn max_rel(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
-        .fold(0.0, f64::max)
 }
 
 fn curve(r: &inorm::train::RunResult) -> Vec<f64> {
@@ -117,11 +110,29 @@ fn train_run_reference_and_fast_agree_on_a_short_run() {
         ] {
             c.backend = backend;
             let f = train_run(&c, &tr, &te, &mut |_| {}).unwrap();
-            let e = max_rel(&curve(&f.result), &curve(&r.result));
-            assert!(e <= tol, "{preset} {}: {e} > {tol}", backend.name());
+            // Element by element, each value relative to its own magnitude (absolute below 1).
+            let (got, want) = (curve(&f.result), curve(&r.result));
+            assert!(
+                relative_eq!(
+                    got.as_slice(),
+                    want.as_slice(),
+                    epsilon = tol,
+                    max_relative = tol
+                ),
+                "{preset} {}: curves {got:?} vs {want:?}",
+                backend.name()
+            );
             for (name, p) in &r.params {
-                let (rel, _) = f.params[name].max_rel_diff(p, 1.0);
-                assert!(rel <= tol, "{preset} {} {name}: {rel}", backend.name());
+                let got = &f.params[name].data;
+                let worst = got
+                    .iter()
+                    .zip(&p.data)
+                    .position(|(a, b)| !relative_eq!(a, b, epsilon = tol, max_relative = tol));
+                assert!(
+                    got.len() == p.data.len() && worst.is_none(),
+                    "{preset} {} {name}: entry {worst:?} differs by more than {tol:e}",
+                    backend.name()
+                );
             }
         }
     }

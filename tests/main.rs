@@ -22,6 +22,8 @@ mod lockstep;
 /// Proofs for every backward of the f64 reference: FD Jacobians, dot-product and Taylor tests, LN/GN and
 /// init identities (claims C1, C2), one training step by hand.
 mod reference;
+/// The seeded RNG: pinned first draws of every distribution, their moments, degenerate ranges.
+mod rng;
 /// Rank statistics against SciPy reference values.
 mod stats;
 /// Sweeps under concurrency and faults: shards killed and restarted into one folder lose nothing.

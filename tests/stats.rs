@@ -6,16 +6,13 @@
 //! `wilcoxon(d, method='exact', alternative=...)` (tie-free) and `method='auto'` (ties, m ≤ 13: exact
 //! enumeration of all sign flips), and against a brute-force enumeration of the 2^m sign patterns.
 
+use approx::relative_eq;
 use inorm::rng::{SeedRng, Stream};
 use inorm::stats::{
     equivalence_tost, mann_whitney, median, signed_rank_exact, stars, wilcoxon_exact,
     wilcoxon_signed_rank,
 };
 use inorm::tolerance::SCIPY_REL;
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)
-}
 
 /// (name, a, b, SciPy statistic = U of a, SciPy two-sided p).
 #[allow(clippy::type_complexity)]
@@ -61,7 +58,7 @@ fn mann_whitney_matches_scipy() {
         let r = mann_whitney(&a, &b).unwrap();
         assert_eq!(r.u, u, "{name}");
         assert!(
-            rel(r.p_two_sided, p) < SCIPY_REL,
+            relative_eq!(r.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
             "{name}: p {} vs SciPy {p}",
             r.p_two_sided
         );
@@ -69,7 +66,11 @@ fn mann_whitney_matches_scipy() {
         // Swapping the samples gives U' = n1n2 − U and the same two-sided p.
         let s = mann_whitney(&b, &a).unwrap();
         assert_eq!(s.u, (a.len() * b.len()) as f64 - u, "{name}");
-        assert!(rel(s.p_two_sided, p) < SCIPY_REL, "{name} swapped");
+        assert!(
+            relative_eq!(s.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
+            "{name} swapped: p {} vs SciPy {p}",
+            s.p_two_sided
+        );
     }
 }
 
@@ -176,7 +177,7 @@ fn wilcoxon_matches_scipy() {
             "{name}"
         );
         assert!(
-            rel(r.p_two_sided, p) < SCIPY_REL,
+            relative_eq!(r.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
             "{name}: p {} vs SciPy {p}",
             r.p_two_sided
         );
@@ -186,7 +187,11 @@ fn wilcoxon_matches_scipy() {
             r.median_diff
         );
         let s = wilcoxon_signed_rank(&b, &a).unwrap();
-        assert!(rel(s.p_two_sided, p) < SCIPY_REL, "{name} swapped");
+        assert!(
+            relative_eq!(s.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
+            "{name} swapped: p {} vs SciPy {p}",
+            s.p_two_sided
+        );
     }
     let zero = wilcoxon_signed_rank(&[1.0, 2.0], &[1.0, 2.0]).unwrap();
     assert_eq!((zero.w_plus, zero.p_two_sided), (0.0, 1.0));
@@ -282,14 +287,14 @@ fn exact_signed_rank_matches_scipy() {
             ("less", r.p_less, less),
         ] {
             assert!(
-                rel(got, want) < SCIPY_REL,
+                relative_eq!(got, want, epsilon = 0.0, max_relative = SCIPY_REL),
                 "{name}, {what}: p {got} vs SciPy {want}"
             );
         }
         // As paired samples: a = d + 1, b = 1.
         let a: Vec<f64> = d.iter().map(|x| x + 1.0).collect();
         let w = wilcoxon_exact(&a, &vec![1.0; d.len()]).unwrap();
-        assert!(rel(w.p_two_sided, two) < 1e-12, "{name}: paired");
+        assert!(relative_eq!(w.p_two_sided, two, epsilon = 0.0, max_relative = 1e-12), "{name}: paired");
     }
 }
 
@@ -311,7 +316,7 @@ fn exact_signed_rank_reaches_small_p_with_ten_pairs_where_the_approximation_cann
         .unwrap()
         .p_two_sided;
     assert!(
-        rel(approx, 0.014432823938841816) < SCIPY_REL,
+        relative_eq!(approx, 0.014432823938841816, epsilon = 0.0, max_relative = SCIPY_REL),
         "approximation {approx}"
     );
 }
@@ -370,13 +375,13 @@ fn equivalence_tost_matches_scipy_and_rejects_bad_margins() {
     // p_upper = wilcoxon(d - 0.4, method="exact", alternative="less").pvalue.
     let tight = [0.12, -0.05, 0.2, -0.15, 0.03, 0.08, -0.1, 0.18, -0.02, 0.06];
     let e = equivalence_tost(&tight, 0.4).unwrap();
-    assert!(rel(e.p_lower, 0.0009765625) < SCIPY_REL && rel(e.p_upper, 0.0009765625) < SCIPY_REL);
+    assert!(relative_eq!(e.p_lower, 0.0009765625, epsilon = 0.0, max_relative = SCIPY_REL) && relative_eq!(e.p_upper, 0.0009765625, epsilon = 0.0, max_relative = SCIPY_REL));
     assert_eq!(e.p, e.p_lower.max(e.p_upper));
     // Differences reaching past the margin: the upper test cannot reject, so equivalence is not shown.
     let wide = [0.52, 0.1, 0.61, -0.2, 0.33, 0.8, 0.45, 0.27, 0.05, 0.7];
     let e = equivalence_tost(&wide, 0.4).unwrap();
-    assert!(rel(e.p_lower, 0.0009765625) < SCIPY_REL, "{e:?}");
-    assert!(rel(e.p_upper, 0.384765625) < SCIPY_REL, "{e:?}");
+    assert!(relative_eq!(e.p_lower, 0.0009765625, epsilon = 0.0, max_relative = SCIPY_REL), "{e:?}");
+    assert!(relative_eq!(e.p_upper, 0.384765625, epsilon = 0.0, max_relative = SCIPY_REL), "{e:?}");
     assert!(e.p > 0.05);
     // Noise alone never proves equivalence: huge spread around 0 (what "n.s." used to accept).
     let noisy = [3.0, -2.5, 4.1, -3.7, 2.2, -4.4, 1.9, -2.8, 3.3, -3.1];

@@ -1,5 +1,5 @@
-//! Central finite differences (2nd- and 4th-order) for gradients and Jacobians, and the comparison of an
-//! analytic derivative against a numerical one. Truncation error of the 2-point stencil is `h²·f'''/6`, of the
+//! Central finite differences (2nd- and 4th-order) for gradients and Jacobians (compared with an analytic
+//! derivative by [`super::compare()`]). Truncation error of the 2-point stencil is `h²·f'''/6`, of the
 //! 5-point stencil `h⁴·f⁽⁵⁾/30`; roundoff is `≈ EPS64·|f|/h` for both, so `h ≈ 1e-5` (2nd order) and
 //! `h ≈ 1e-3` (4th order) balance the two for O(1) functions in f64.
 
@@ -63,44 +63,4 @@ pub fn jacobian_fd(f: impl Fn(&[f64]) -> Vec<f64>, x: &[f64], h: f64) -> Result<
         }
     }
     Ok(jac)
-}
-
-/// Result of comparing an analytic derivative with a numerical one, entry by entry.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Comparison {
-    /// `max_i |analytic_i − numeric_i|`.
-    pub max_abs: f64,
-    /// `max_abs / max(‖numeric‖_∞, tiny)`: the error relative to the scale of the derivative, so that entries
-    /// that are exactly 0 do not blow up the ratio.
-    pub max_rel: f64,
-    /// Index of the entry with the largest absolute difference (0 for empty inputs).
-    pub worst_index: usize,
-}
-
-/// Compares `analytic` with `numeric` (same length, else `ShapeMismatch`). A NaN difference counts as an
-/// infinite one, so a comparison containing NaN always fails a tolerance check.
-pub fn compare(analytic: &[f64], numeric: &[f64]) -> Result<Comparison> {
-    same_len(
-        "compare: analytic vs numeric",
-        numeric.len(),
-        analytic.len(),
-    )?;
-    let mut max_abs = 0.0_f64;
-    let mut worst_index = 0;
-    let mut scale = 0.0_f64;
-    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
-        let d = (a - n).abs();
-        let d = if d.is_nan() { f64::INFINITY } else { d };
-        if d > max_abs {
-            max_abs = d;
-            worst_index = i;
-        }
-        scale = scale.max(n.abs());
-    }
-    let max_rel = max_abs / scale.max(f64::MIN_POSITIVE);
-    Ok(Comparison {
-        max_abs,
-        max_rel,
-        worst_index,
-    })
 }

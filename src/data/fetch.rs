@@ -1,17 +1,15 @@
-//! Downloading the four Fashion-MNIST files over plain HTTP/1.1, verified by their published MD5 checksums.
+//! Downloading the four Fashion-MNIST files over HTTP or HTTPS, verified by their published MD5 checksums.
 //!
-//! The client is a few dozen lines over `std::net::TcpStream` (no HTTP crate): one GET per file with
-//! `Connection: close`, bodies sized by `Content-Length`, `Transfer-Encoding: chunked` or end of stream, up to
-//! [`MAX_REDIRECTS`] redirects to `http://` URLs. An `https://` URL or redirect is refused with a message
-//! saying so (the public mirror serves plain http; otherwise fetch the files by hand and use `--data-dir`).
-//! Files are written atomically: into `NAME.part` in the target folder, checked, fsynced, then renamed; a
-//! failure removes the `.part` file and never touches a file already present under the final name.
+//! The HTTP client is `ureq` (blocking, rustls for https): one GET per file, up to [`MAX_REDIRECTS`]
+//! redirects, bodies sized by `Content-Length`, chunked transfer or end of stream, a connect timeout and a
+//! limit on how long the response may take. Files are written atomically: into `NAME.part` in the target
+//! folder, checked, fsynced, then renamed; a failure removes the `.part` file and never touches a file
+//! already present under the final name.
 
 use crate::error::{Error, Result};
 use md5::{Digest, Md5};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -40,12 +38,11 @@ pub const FILES: [(&str, &str); 4] = [
 
 /// How many redirects are followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
-/// Timeout for establishing a TCP connection.
+/// Timeout for establishing a connection (TCP and, for https, TLS).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Timeout for each read (and write) on an open connection.
+/// Timeout for each read (and write) on an open connection: a stalled server fails after this long, a slow
+/// but progressing download never does.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest accepted status, header or chunk-size line; longer ones mean a broken or hostile server.
-const MAX_LINE: u64 = 16 * 1024;
 
 /// Downloads the four Fashion-MNIST files ([`FILES`]) from `base_url` into `dir` (created if needed). See
 /// [`fetch_with`].
@@ -66,6 +63,7 @@ pub fn fetch_with(
     progress: bool,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let agent = agent();
     for &(name, md5_hex) in files {
         let url = format!("{}/{}", base_url.trim_end_matches('/'), name);
         let dest = dir.join(name);
@@ -80,7 +78,7 @@ pub fn fetch_with(
             }
         }
         let part = dir.join(format!("{name}.part"));
-        let result = download_verified(&url, &part, &dest, name, md5_hex);
+        let result = download_verified(&agent, &url, &part, &dest, name, md5_hex);
         if result.is_err() {
             let _ = std::fs::remove_file(&part);
         }
@@ -115,6 +113,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn download_verified(
+    agent: &ureq::Agent,
     url: &str,
     part: &Path,
     dest: &Path,
@@ -128,7 +127,7 @@ fn download_verified(
         n: 0,
         path: part.into(),
     };
-    get(url, &mut sink)?;
+    get(agent, url, &mut sink)?;
     let HashingWriter { file, md5, n, .. } = sink;
     let file = file
         .into_inner()
@@ -163,13 +162,6 @@ struct HashingWriter {
     path: PathBuf,
 }
 
-/// A parsed `http://host[:port]/path` URL.
-struct HttpUrl {
-    host: String,
-    port: u16,
-    path: String,
-}
-
 fn dl_err(url: &str, reason: impl Into<String>) -> Error {
     Error::Download {
         url: url.into(),
@@ -177,278 +169,81 @@ fn dl_err(url: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-fn parse_url(url: &str) -> Result<HttpUrl> {
-    if url.len() >= 8 && url[..8].eq_ignore_ascii_case("https://") {
+/// The client: redirects followed up to [`MAX_REDIRECTS`], HTTP error statuses returned as responses (so the
+/// message can name them), no compression (the files are gzip already and their MD5 is of those bytes), no
+/// connection reuse (four requests; a server closing after each response must not cost a retry).
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .max_redirects(MAX_REDIRECTS as u32)
+        .http_status_as_error(false)
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_per_read(Some(READ_TIMEOUT))
+        .timeout_per_write(Some(READ_TIMEOUT))
+        .user_agent(format!("inorm/{}", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// What went wrong before a response arrived, in words (`https` says that TLS was involved).
+fn request_error(e: ureq::Error, https: bool) -> String {
+    let via = if https { " (https: TLS by rustls)" } else { "" };
+    match e {
+        ureq::Error::TooManyRedirects => format!("more than {MAX_REDIRECTS} redirects"),
+        ureq::Error::HostNotFound => "cannot resolve the host name".into(),
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        ureq::Error::Io(e) => {
+            format!("cannot connect, send the request or read the answer{via}: {e}")
+        }
+        other => format!("{other}{via}"),
+    }
+}
+
+/// GETs `url` (following redirects) and streams the body into `sink`.
+fn get(agent: &ureq::Agent, url: &str, sink: &mut HashingWriter) -> Result<()> {
+    let mut resp = agent
+        .get(url)
+        .header("Accept-Encoding", "identity")
+        .call()
+        .map_err(|e| {
+            let https = url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+            dl_err(url, request_error(e, https))
+        })?;
+    let status = resp.status();
+    if status != 200 {
         return Err(dl_err(
-            url,
-            "https is not supported: inorm's downloader speaks plain http only. Use an http:// mirror, or \
-             download the four files yourself and pass --data-dir DIR (or set INORM_DATA=DIR)",
-        ));
-    }
-    let rest = match url.get(..7) {
-        Some(s) if s.eq_ignore_ascii_case("http://") => &url[7..],
-        _ => return Err(dl_err(url, "not an http:// URL")),
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
-        // IPv6 literal: [addr] or [addr]:port
-        let end = stripped
-            .find(']')
-            .ok_or_else(|| dl_err(url, "unterminated IPv6 address"))?;
-        let port = match &stripped[end + 1..] {
-            "" => 80,
-            p => p
-                .strip_prefix(':')
-                .and_then(|p| p.parse().ok())
-                .ok_or_else(|| dl_err(url, "bad port"))?,
-        };
-        (stripped[..end].to_string(), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (
-                h.to_string(),
-                p.parse()
-                    .map_err(|_| dl_err(url, format!("bad port '{p}'")))?,
-            ),
-            None => (authority.to_string(), 80),
-        }
-    };
-    if host.is_empty() {
-        return Err(dl_err(url, "no host"));
-    }
-    Ok(HttpUrl {
-        host,
-        port,
-        path: path.to_string(),
-    })
-}
-
-/// Resolves a `Location` header against the URL it came from.
-fn resolve_location(parsed: &HttpUrl, loc: &str) -> String {
-    if loc.contains("://") {
-        return loc.to_string();
-    }
-    let authority = if parsed.host.contains(':') {
-        format!("[{}]:{}", parsed.host, parsed.port)
-    } else {
-        format!("{}:{}", parsed.host, parsed.port)
-    };
-    if let Some(p) = loc.strip_prefix("//") {
-        return format!("http://{p}");
-    }
-    if loc.starts_with('/') {
-        return format!("http://{authority}{loc}");
-    }
-    let dir = parsed.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-    format!("http://{authority}{dir}/{loc}")
-}
-
-fn read_line(r: &mut impl BufRead, url: &str, what: &str) -> Result<String> {
-    let mut buf = Vec::new();
-    r.by_ref()
-        .take(MAX_LINE)
-        .read_until(b'\n', &mut buf)
-        .map_err(|e| io_err(url, what, e))?;
-    if buf.last() != Some(&b'\n') {
-        return Err(dl_err(
-            url,
-            if buf.is_empty() {
-                format!("connection closed while reading the {what}")
-            } else {
-                format!("{what} line too long or cut off")
-            },
-        ));
-    }
-    while matches!(buf.last(), Some(b'\n' | b'\r')) {
-        buf.pop();
-    }
-    String::from_utf8(buf).map_err(|_| dl_err(url, format!("{what} is not valid UTF-8")))
-}
-
-fn io_err(url: &str, what: &str, e: std::io::Error) -> Error {
-    let reason = match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            format!(
-                "timed out reading the {what} (no data for {} s)",
-                READ_TIMEOUT.as_secs()
-            )
-        }
-        _ => format!("reading the {what}: {e}"),
-    };
-    dl_err(url, reason)
-}
-
-/// GETs `url`, following redirects, and streams the body into `sink`.
-fn get(url: &str, sink: &mut HashingWriter) -> Result<()> {
-    let mut url = url.to_string();
-    for _ in 0..=MAX_REDIRECTS {
-        let parsed = parse_url(&url)?;
-        match get_once(&url, &parsed, sink)? {
-            None => return Ok(()),
-            Some(loc) => url = resolve_location(&parsed, &loc),
-        }
-    }
-    Err(dl_err(&url, format!("more than {MAX_REDIRECTS} redirects")))
-}
-
-/// One request. Returns `Some(location)` for a redirect, `None` when the body was written to `sink`.
-fn get_once(url: &str, u: &HttpUrl, sink: &mut HashingWriter) -> Result<Option<String>> {
-    let addrs = (u.host.as_str(), u.port)
-        .to_socket_addrs()
-        .map_err(|e| dl_err(url, format!("cannot resolve host {}: {e}", u.host)))?;
-    let mut last = None;
-    let mut stream = None;
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = Some(format!("{a}: {e}")),
-        }
-    }
-    let mut stream = stream.ok_or_else(|| {
-        dl_err(
             url,
             format!(
-                "cannot connect: {}",
-                last.unwrap_or_else(|| "host has no addresses".into())
+                "server answered HTTP {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
             ),
-        )
-    })?;
-    let setup = |s: &TcpStream| -> std::io::Result<()> {
-        s.set_read_timeout(Some(READ_TIMEOUT))?;
-        s.set_write_timeout(Some(READ_TIMEOUT))
-    };
-    setup(&stream).map_err(|e| dl_err(url, format!("socket setup: {e}")))?;
-    let host_header = match (u.host.contains(':'), u.port) {
-        (true, 80) => format!("[{}]", u.host),
-        (true, p) => format!("[{}]:{p}", u.host),
-        (false, 80) => u.host.clone(),
-        (false, p) => format!("{}:{p}", u.host),
-    };
-    let req = format!(
-        "GET {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: inorm/{}\r\nAccept: */*\r\n\
-         Accept-Encoding: identity\r\nConnection: close\r\n\r\n",
-        u.path,
-        env!("CARGO_PKG_VERSION")
-    );
-    stream
-        .write_all(req.as_bytes())
-        .map_err(|e| dl_err(url, format!("sending the request: {e}")))?;
-    let mut r = BufReader::new(stream);
-
-    let status_line = read_line(&mut r, url, "status line")?;
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    let code: u16 = parts
-        .next()
-        .and_then(|c| c.parse().ok())
-        .filter(|_| version.starts_with("HTTP/"))
-        .ok_or_else(|| dl_err(url, format!("not an HTTP response: '{status_line}'")))?;
-    let reason = parts.next().unwrap_or("").to_string();
-
-    let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut location = None;
-    loop {
-        let line = read_line(&mut r, url, "response headers")?;
-        if line.is_empty() {
-            break;
-        }
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let v = v.trim();
-        match k.trim().to_ascii_lowercase().as_str() {
-            "content-length" => {
-                content_length = Some(
-                    v.parse()
-                        .map_err(|_| dl_err(url, format!("bad Content-Length '{v}'")))?,
-                );
-            }
-            "transfer-encoding" => {
-                chunked = v
-                    .to_ascii_lowercase()
-                    .split(',')
-                    .any(|t| t.trim() == "chunked")
-            }
-            "location" => location = Some(v.to_string()),
-            _ => {}
-        }
-    }
-
-    match code {
-        200 => {}
-        301 | 302 | 303 | 307 | 308 => {
-            let loc = location
-                .ok_or_else(|| dl_err(url, format!("HTTP {code} redirect without a Location")))?;
-            return Ok(Some(loc));
-        }
-        _ => return Err(dl_err(url, format!("server answered HTTP {code} {reason}"))),
-    }
-
-    if chunked {
-        loop {
-            let line = read_line(&mut r, url, "chunk size")?;
-            let size_text = line.split(';').next().unwrap_or("").trim();
-            let size = u64::from_str_radix(size_text, 16)
-                .map_err(|_| dl_err(url, format!("bad chunk size line '{line}'")))?;
-            if size == 0 {
-                // Trailer headers, up to the empty line.
-                while !read_line(&mut r, url, "chunked trailer")?.is_empty() {}
-                break;
-            }
-            copy_exact(&mut r, sink, size, url, "chunk")?;
-            if !read_line(&mut r, url, "chunk terminator")?.is_empty() {
-                return Err(dl_err(url, "chunk not followed by CRLF"));
-            }
-        }
-    } else if let Some(len) = content_length {
-        copy_exact(&mut r, sink, len, url, "body")?;
-    } else {
-        copy_body(&mut r, sink, u64::MAX, url, "body")?;
-    }
-    Ok(None)
-}
-
-fn copy_exact(
-    r: &mut impl Read,
-    sink: &mut HashingWriter,
-    len: u64,
-    url: &str,
-    what: &str,
-) -> Result<()> {
-    let got = copy_body(r, sink, len, url, what)?;
-    if got != len {
-        return Err(dl_err(
-            url,
-            format!("connection closed after {got} of {len} {what} bytes"),
         ));
     }
-    Ok(())
-}
-
-/// Copies up to `limit` bytes from `r` into `sink`; returns how many were copied.
-fn copy_body(
-    r: &mut impl Read,
-    sink: &mut HashingWriter,
-    limit: u64,
-    url: &str,
-    what: &str,
-) -> Result<u64> {
+    let length: Option<u64> = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let mut body = resp.body_mut().with_config().limit(u64::MAX).reader();
     let mut buf = vec![0u8; 1 << 16];
     let mut done = 0u64;
-    while done < limit {
-        let want = (limit - done).min(buf.len() as u64) as usize;
-        let n = match r.read(&mut buf[..want]) {
+    let cut_off = |done: u64, e: String| match length {
+        Some(len) => dl_err(
+            url,
+            format!("connection closed after {done} of {len} body bytes ({e})"),
+        ),
+        None => dl_err(url, format!("reading the body after {done} bytes: {e}")),
+    };
+    loop {
+        let n = match body.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err(url, what, e)),
+            Err(e) => return Err(cut_off(done, e.to_string())),
         };
         sink.file
             .write_all(&buf[..n])
@@ -457,5 +252,8 @@ fn copy_body(
         sink.n += n as u64;
         done += n as u64;
     }
-    Ok(done)
+    match length {
+        Some(len) if done != len => Err(cut_off(done, "end of stream".into())),
+        _ => Ok(()),
+    }
 }

@@ -2,6 +2,7 @@
 //! two [`GradReport`]s tensor by tensor, relative to each reference tensor's max-abs.
 
 use inorm::backend::{make_trainer, Backend};
+use inorm::check::compare_with_floor;
 use inorm::init::init_params;
 use inorm::model::{GradNorm, GradReport, HiddenKind, HostTensor, NetSpec, ParamSet, Preset};
 use inorm::rng::{SeedRng, Stream};
@@ -68,21 +69,16 @@ pub fn batch(seed: u64, rows: usize, dim: usize) -> (Vec<f32>, Vec<u8>) {
     (x, y)
 }
 
-/// `max|a − b| / max(max|b|, floor)`; infinite on a shape mismatch or a non-finite value.
+/// `max|a − b| / max(max|b|, floor)` ([`inorm::check::compare_with_floor`]); infinite on a shape mismatch
+/// or a non-finite difference.
 pub fn rel_to_maxabs(a: &HostTensor, b: &HostTensor, floor: f64) -> f64 {
-    if a.shape != b.shape || a.data.len() != b.data.len() {
+    if a.shape != b.shape {
         return f64::INFINITY;
     }
-    let scale = b.data.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(floor);
-    let mut worst = 0.0f64;
-    for (x, y) in a.data.iter().zip(&b.data) {
-        let d = (x - y).abs();
-        if !d.is_finite() {
-            return f64::INFINITY;
-        }
-        worst = worst.max(d / scale);
+    match compare_with_floor(&a.data, &b.data, floor) {
+        Ok(c) if c.max_abs.is_finite() => c.max_rel,
+        _ => f64::INFINITY,
     }
-    worst
 }
 
 /// The worst disagreement of `got` against `want` (reference), per quantity, as (name, error) pairs:
@@ -108,6 +104,12 @@ pub fn compare(got: &GradReport, want: &GradReport, lambda: f64) -> Vec<(String,
     ));
     for (i, (a, b)) in got.z.iter().zip(&want.z).enumerate() {
         out.push((format!("z.{i}"), rel_to_maxabs(a, b, tiny)));
+    }
+    for (i, (a, b)) in got.y.iter().zip(&want.y).enumerate() {
+        out.push((format!("y.{i}"), rel_to_maxabs(a, b, tiny)));
+    }
+    if (got.z.len(), got.y.len()) != (want.z.len(), want.y.len()) {
+        out.push(("z/y.len".into(), f64::INFINITY));
     }
     for (kind, g, w) in [
         ("grad", &got.grads, &want.grads),

@@ -5,6 +5,7 @@
 //! is `center`. Claim C2: rows of `center` and `full(eq2_exact)` sum to 0, and a `lateral` row sums to
 //! n·(mean γ − ⟨ω, γ⟩).
 
+use ::inorm::check::compare_with_floor;
 use ::inorm::model::{GradNorm, GN_EPS, LN_EPS};
 use ::inorm::reference::gradnorm::{gradnorm_backward, gradnorm_forward};
 use ::inorm::reference::layernorm::{ln_backward, ln_backward_terms, ln_forward};
@@ -21,9 +22,13 @@ fn omega(seed: u64, n: usize) -> Vector {
     Vector::from_iterator(n, raw.iter().map(|v| v / s))
 }
 
-/// `max|a − b| / max(max|b|, max|γ|)`.
+/// `max|a − b| / max(max|b|, max|γ|)` (NaN: infinite).
 fn rel(a: &Mat, b: &Mat, gamma: &Mat) -> f64 {
-    (a - b).amax() / b.amax().max(gamma.amax()).max(f64::MIN_POSITIVE)
+    assert_eq!(a.shape(), b.shape());
+    let floor = gamma.amax().max(f64::MIN_POSITIVE);
+    compare_with_floor(a.as_slice(), b.as_slice(), floor)
+        .unwrap()
+        .max_rel
 }
 
 /// The paper/model.md §2.7 table, one row at a time, with plain loops (independent of the crate's row helpers).
