@@ -76,13 +76,13 @@ pub fn fast_f32_rel(kappa: f64) -> f64 {
     FAST_F32_REL * (kappa / F32_CANCELLATION).max(1.0)
 }
 
-/// How far the f32 fast path may be from the f64 reference, as a multiple of the reference's own movement
-/// under a relative EPS32 perturbation of every parameter (the measured conditioning of each tensor, in the
-/// property tests): a perturbation rounds once, at the inputs; f32 rounds at every operation, √784 (28,
-/// random-walk growth of a length-K dot product) × depth 6 (matmul stages) times, each propagated with the
-/// same conditioning. The same 28 × 6 as [`FAST_F32_REL`], with the measured κ in place of
-/// [`F32_CANCELLATION`].
-pub const F32_VS_PERTURBED: f64 = 28.0 * 6.0;
+/// How far the fast path may be from the f64 reference, as a multiple of the reference's own movement under
+/// a relative perturbation of every parameter by the fast path's unit roundoff (EPS32 for f32, EPS64 for
+/// f64: the measured conditioning of each tensor, in the property tests): a perturbation rounds once, at
+/// the inputs; the fast path rounds at every operation, √784 (28, random-walk growth of a length-K dot
+/// product) × depth 6 (matmul stages) times, each propagated with the same conditioning. The same 28 × 6
+/// as [`FAST_F32_REL`], with the measured κ in place of [`F32_CANCELLATION`].
+pub const FAST_VS_PERTURBED: f64 = 28.0 * 6.0;
 
 /// How a cosine's error follows from its two vectors' relative errors r_a, r_b: with u = a/‖a‖, a relative
 /// perturbation r_a moves u by at most r_a to first order (only the part orthogonal to a counts), so

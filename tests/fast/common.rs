@@ -223,16 +223,18 @@ pub fn own_surrogate_vanishes(r: &GradReport, spec: &NetSpec, i: usize) -> bool 
 }
 
 /// How far each compared quantity of the reference moves when every parameter is perturbed by a relative
-/// EPS32 (uniform in ±EPS32 per entry, `draws` independent draws; the worst over draws): the conditioning of
-/// each tensor as measured, where the κ models above estimate it. A backward-stable f32 computation is
-/// the exact result for inputs perturbed by a few EPS32 per operation, so the f32 path may differ from the
-/// reference by [`inorm::tolerance::F32_VS_PERTURBED`] × this. Names as in [`compare`].
+/// `eps` (uniform in ±eps per entry, `draws` independent draws; the worst over draws): the conditioning of
+/// each tensor as measured, where the κ models above estimate it. A backward-stable computation in a
+/// precision of unit roundoff `eps` is the exact result for inputs perturbed by a few `eps` per operation,
+/// so the fast path may differ from the reference by [`inorm::tolerance::FAST_VS_PERTURBED`] × this (eps =
+/// EPS32 for f32, EPS64 for f64). Names as in [`compare`].
 pub fn perturbation_sensitivity(
     spec: &NetSpec,
     seed: u64,
     rows: usize,
     jitter_d_ei: bool,
     want: &GradReport,
+    eps: f64,
     draws: u64,
 ) -> std::collections::BTreeMap<String, f64> {
     let params = perturbed_params(spec, seed, jitter_d_ei);
@@ -244,7 +246,7 @@ pub fn perturbation_sensitivity(
         let mut p = params.clone();
         for t in p.values_mut() {
             for v in t.data.iter_mut() {
-                *v *= 1.0 + inorm::tolerance::EPS32 * rng.uniform_in(-1.0, 1.0);
+                *v *= 1.0 + eps * rng.uniform_in(-1.0, 1.0);
             }
         }
         let mut r = make_trainer(Backend::Reference, spec.clone(), &p).expect("reference");
