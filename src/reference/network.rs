@@ -56,6 +56,10 @@ pub struct Pass {
     pub local_grads: BTreeMap<String, Mat>,
     /// Diagnostics per hidden layer (empty unless asked for).
     pub diag: Vec<LayerDiag>,
+    /// Per hidden layer, the error reaching its ReLU input, `∂L/∂ReLU(y) ∘ 1[y > 0]` (B×n): what the layer's
+    /// normalizing backward (LayerNorm's, or GradNorm's) receives. The tests measure that backward's
+    /// cancellation with it.
+    pub errors: Vec<Mat>,
 }
 
 /// The reference network: f64, nalgebra, clarity over speed.
@@ -314,7 +318,9 @@ impl ReferenceNet {
             Mat::from_column_slice(g.b.len(), 1, g.b.as_slice()),
         );
         let mut gamma = g.x;
+        let mut errors = vec![Mat::zeros(0, 0); HIDDEN_LAYERS];
         for i in (0..HIDDEN_LAYERS).rev() {
+            errors[i] = gamma.component_mul(&relu_mask(&passes[i].out));
             gamma = self.hidden_backward(i, &passes[i], &gamma, &mut grads)?;
         }
         let diag = if diag {
@@ -334,6 +340,7 @@ impl ReferenceNet {
             grads,
             local_grads: local.1,
             diag,
+            errors,
         })
     }
 
