@@ -71,7 +71,15 @@ pub fn device_name(device: &Device) -> String {
 pub fn cuda_device() -> Result<Device> {
     #[cfg(feature = "cuda")]
     {
-        Ok(Device::new_cuda(0)?)
+        Device::new_cuda(0).map_err(|e| {
+            crate::error::Error::invalid(
+                "device",
+                format!(
+                    "cannot open CUDA device 0 ({e}); the cuda backends need an NVIDIA GPU and a driver for \
+                     CUDA 13 (R580 or newer); on a machine without one use --backend fast or fast-f64"
+                ),
+            )
+        })
     }
     #[cfg(not(feature = "cuda"))]
     {
