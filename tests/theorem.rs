@@ -52,6 +52,12 @@ fn estimator_functions_and_bad_input() {
     assert!(pooled(&[], &[]).is_err());
     assert!(pooled(&[0.0, 0.0], &d).is_err());
     assert!(exact_error_variance(0.1, 1, 1.0).is_err());
+    // The asymptotic form is defined from n = 1 on: (CV² s²/n)(1 + (3CV² − 2γ₁CV)/n) written out at n = 1
+    // and n = 4 (CV² = 1/4, γ₁ = 1, s² = 2: 0.5·(1 + 0.75 − 1) = 0.375 and 0.125·(1 − 0.25/4) = 0.1171875).
+    // Mutation testing found n = 0 / n = 1 unchecked.
+    assert!(asymptotic_error_variance(0.25, 1.0, 0, 2.0).is_err());
+    assert_eq!(asymptotic_error_variance(0.25, 1.0, 1, 2.0).unwrap(), 0.375);
+    assert_eq!(asymptotic_error_variance(0.25, 1.0, 4, 2.0).unwrap(), 0.1171875);
     assert!(monte_carlo(WeightDist::Uniform, &[], 10, 1).is_err());
     assert!(monte_carlo(WeightDist::Uniform, &d, 1, 1).is_err());
     // Closed forms agree where they must: Dirichlet Var(w̃₁) = (n−1)/(n²(n+1)) in the exact identity.
