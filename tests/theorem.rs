@@ -67,6 +67,18 @@ fn estimator_functions_and_bad_input() {
         assert!((v - dirichlet_error_variance(n, 2.0)).abs() <= 4.0 * f64::EPSILON * v);
     }
     assert!((WeightDist::Lognormal { s: 1.0 }.cv2() - (1f64.exp() - 1.0)).abs() < 1e-15);
+    // CV² and skewness of each law at values computed outside the crate: Uniform[0, 1) (1/3, 0), Exp(1)
+    // (1, 2), lognormal at s = 1 and s = 0.5 ((e^{s²} + 2)·sqrt(e^{s²} − 1); s = 1 alone let mutation testing
+    // swap s·s for s/s).
+    for (dist, cv2, skew) in [
+        (WeightDist::Uniform, 1.0 / 3.0, 0.0),
+        (WeightDist::Exponential, 1.0, 2.0),
+        (WeightDist::Lognormal { s: 1.0 }, 1.718281828459045, 6.184877138632554),
+        (WeightDist::Lognormal { s: 0.5 }, 0.2840254166877414, 1.7501896550697178),
+    ] {
+        assert!((dist.cv2() - cv2).abs() <= 1e-14 * cv2, "{dist:?}: CV² {}", dist.cv2());
+        assert!((dist.skewness() - skew).abs() <= 1e-14 * skew, "{dist:?}: γ₁ {}", dist.skewness());
+    }
 }
 
 #[test]
