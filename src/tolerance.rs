@@ -84,6 +84,14 @@ pub fn fast_f32_rel(kappa: f64) -> f64 {
 /// as [`FAST_F32_REL`], with the measured κ in place of [`F32_CANCELLATION`].
 pub const FAST_VS_PERTURBED: f64 = 28.0 * 6.0;
 
+/// How far a fast-path ReLU input (a hidden layer's y, two matmul stages deep at most) may be from the
+/// reference, as a multiple of the reference's movement under the unit-roundoff parameter perturbation:
+/// √784 (28, random-walk growth of the f32 dot products' rounding) × 2 stages. Used as the margin around a
+/// ReLU kink inside which a property-test draw is not covered (the fast path may legitimately take the
+/// other branch there); [`FAST_VS_PERTURBED`]'s depth 6 is for the whole backward pass. Measured flip: a
+/// 1.5e-7 relative difference, against margins of about 1e-5 with this factor.
+pub const KINK_VS_PERTURBED: f64 = 28.0 * 2.0;
+
 /// How a cosine's error follows from its two vectors' relative errors r_a, r_b: with u = a/‖a‖, a relative
 /// perturbation r_a moves u by at most r_a to first order (only the part orthogonal to a counts), so
 /// |Δ cos(a, b)| ≤ ‖Δu‖ + ‖Δv‖ ≤ r_a + r_b = 2 × the vectors' relative tolerance. The f32 alignments
