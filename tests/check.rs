@@ -171,6 +171,9 @@ fn compare_with_floor_scales_by_the_reference_or_the_floor() {
     }
     assert!(compare_with_floor(&[1.0], &[1.0, 2.0], 1.0).is_err());
     assert_eq!(compare_with_floor(&[], &[], 1.0).unwrap().max_rel, 0.0);
+    // Ties name the first worst entry (mutation testing: `>` → `>=` named the last).
+    let c = compare_with_floor(&[1.5, 0.0, 2.5], &[1.0, 0.0, 2.0], 1.0).unwrap();
+    assert_eq!((c.max_abs, c.worst_index), (0.5, 0));
 }
 
 #[test]

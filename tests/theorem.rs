@@ -60,6 +60,10 @@ fn estimator_functions_and_bad_input() {
     assert_eq!(asymptotic_error_variance(0.25, 1.0, 4, 2.0).unwrap(), 0.1171875);
     assert!(monte_carlo(WeightDist::Uniform, &[], 10, 1).is_err());
     assert!(monte_carlo(WeightDist::Uniform, &d, 1, 1).is_err());
+    // Two draws are enough; weights that overflow (lognormal with s = 1000: e^{1000ξ} = ∞) are an error,
+    // not NaN statistics (mutation testing found both boundaries unchecked).
+    assert_eq!(monte_carlo(WeightDist::Uniform, &d, 2, 1).unwrap().errors.len(), 2);
+    assert!(monte_carlo(WeightDist::Lognormal { s: 1000.0 }, &[1.0, 2.0, 3.0, 4.0], 10, 1).is_err());
     // Closed forms agree where they must: Dirichlet Var(w̃₁) = (n−1)/(n²(n+1)) in the exact identity.
     for n in [2usize, 10, 1000] {
         let nf = n as f64;

@@ -13,7 +13,7 @@ pub struct Comparison {
     pub max_abs: f64,
     /// `max_abs / max(‖want‖_∞, floor)`: the error relative to the scale of the reference.
     pub max_rel: f64,
-    /// Index of the entry with the largest absolute difference (0 for empty inputs).
+    /// Index of the first entry with the largest absolute difference (0 for empty inputs).
     pub worst_index: usize,
 }
 
