@@ -325,3 +325,35 @@ fn c3_rms_error_log_log_slope_is_minus_half() {
         "biased estimator slope {b_biased} accepted"
     );
 }
+
+/// `monte_carlo`'s statistics recomputed from its own draws: the same stream (`SeedRng::new(seed,
+/// Stream::Test, 0)`, n draws of the law per weight vector) replayed here, each error as
+/// [`estimator_error`] of that weight vector, `(w̃ᵢ − 1/n)²` averaged, and the mean and unbiased variance
+/// of the errors written out. (Mutation testing: the error's sign and the variance's divisor survived,
+/// since the C3 tests are symmetric in the sign and only use the variance as a standard error.)
+#[test]
+fn monte_carlo_statistics_recomputed_from_its_draws() {
+    let d = [0.3, -1.2, 2.5, 0.7, 4.0];
+    let n = d.len() as f64;
+    for dist in [WeightDist::Uniform, WeightDist::Exponential, WeightDist::Lognormal { s: 0.8 }] {
+        let mc = monte_carlo(dist, &d, 7, 42).unwrap();
+        let mut rng = SeedRng::new(42, Stream::Test, 0);
+        let (mut errs, mut devs) = (vec![], vec![]);
+        for _ in 0..7 {
+            let w: Vec<f64> = (0..d.len()).map(|_| dist.draw(&mut rng)).collect();
+            let s: f64 = w.iter().sum();
+            errs.push(estimator_error(&w, &d).unwrap());
+            devs.push(w.iter().map(|x| (x / s - 1.0 / n).powi(2)).sum::<f64>() / n);
+        }
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+        for (k, (e, v)) in errs.iter().zip(&devs).enumerate() {
+            assert!(close(mc.errors[k], *e), "{dist:?} draw {k}: error {} vs {e}", mc.errors[k]);
+            assert!(close(mc.w_tilde_dev_sq[k], *v), "{dist:?} draw {k}");
+        }
+        let m = errs.iter().sum::<f64>() / 7.0;
+        let var = errs.iter().map(|e| (e - m).powi(2)).sum::<f64>() / 6.0;
+        assert!(close(mc.mean_error, m), "{dist:?}: mean {} vs {m}", mc.mean_error);
+        assert!(close(mc.var_error, var), "{dist:?}: variance {} vs {var}", mc.var_error);
+        assert!(close(mc.var_w_tilde_1, devs.iter().sum::<f64>() / 7.0), "{dist:?}");
+    }
+}
