@@ -954,7 +954,12 @@ fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
         .map(|d| d.train.take(16));
     let out = dir.join("report");
     inorm::experiment::report::write_report(&results, Some(&rep), images.as_ref(), &out).unwrap();
-    for f in ["merged.json", "merged.csv", "report/report.md", "report/claims.json"] {
+    for f in [
+        "merged.json",
+        "merged.csv",
+        "report/report.md",
+        "report/claims.json",
+    ] {
         let got = std::fs::read_to_string(dir.join(f)).unwrap();
         let want = std::fs::read_to_string(src.join(f)).unwrap_or_default();
         assert!(

@@ -22,6 +22,16 @@ use inorm::train::{train_run, RunResult, TrainEval};
 
 use super::claims::{gated_checks, report};
 
+/// The first 32 real training images at ε = 0.75 (seeded shift), as inputs and labels of one batch.
+fn shifted_real_batch() -> (Vec<f32>, Vec<u8>) {
+    let ds = fmnist().train.take(32);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let mut rng = data::shift::shift_rng(3, true, 0);
+    let idx: Vec<usize> = (0..ds.len()).collect();
+    data::shift::shifted_batch(&ds, &idx, 0.75, &mut rng, &mut x, &mut y);
+    (x, y)
+}
+
 fn fmnist() -> &'static FashionMnist {
     static DATA: OnceLock<FashionMnist> = OnceLock::new();
     DATA.get_or_init(|| {
@@ -371,11 +381,7 @@ fn fast_vs_oracle(spec: &inorm::model::NetSpec, batch: inorm::model::Batch<'_>) 
 #[test]
 fn fault_label_smoothing_off_is_caught_by_the_oracle_check_not_by_a_claim() {
     use inorm::model::{Batch, NetSpec};
-    let ds = fmnist().train.take(32);
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    let mut rng = data::shift::shift_rng(3, true, 0);
-    let idx: Vec<usize> = (0..ds.len()).collect();
-    data::shift::shifted_batch(&ds, &idx, 0.75, &mut rng, &mut x, &mut y);
+    let (x, y) = shifted_real_batch();
     let batch = Batch { x: &x, y: &y };
     let spec = NetSpec::new(Preset::ELn, 100);
     let clean = fast_vs_oracle(&spec, batch);
@@ -429,11 +435,7 @@ fn alignment_fast_and_oracle(
 #[test]
 fn fault_surrogate_own_mask_is_caught_by_the_oracle_check_not_by_a_claim() {
     use inorm::model::{Batch, NetSpec};
-    let ds = fmnist().train.take(32);
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    let mut rng = data::shift::shift_rng(3, true, 0);
-    let idx: Vec<usize> = (0..ds.len()).collect();
-    data::shift::shifted_batch(&ds, &idx, 0.75, &mut rng, &mut x, &mut y);
+    let (x, y) = shifted_real_batch();
     let batch = Batch { x: &x, y: &y };
     let spec = NetSpec::new(Preset::Ei, 100);
     let (fast, oracle) = alignment_fast_and_oracle(&spec, batch);

@@ -294,7 +294,10 @@ fn exact_signed_rank_matches_scipy() {
         // As paired samples: a = d + 1, b = 1.
         let a: Vec<f64> = d.iter().map(|x| x + 1.0).collect();
         let w = wilcoxon_exact(&a, &vec![1.0; d.len()]).unwrap();
-        assert!(relative_eq!(w.p_two_sided, two, epsilon = 0.0, max_relative = 1e-12), "{name}: paired");
+        assert!(
+            relative_eq!(w.p_two_sided, two, epsilon = 0.0, max_relative = 1e-12),
+            "{name}: paired"
+        );
     }
 }
 
@@ -316,7 +319,12 @@ fn exact_signed_rank_reaches_small_p_with_ten_pairs_where_the_approximation_cann
         .unwrap()
         .p_two_sided;
     assert!(
-        relative_eq!(approx, 0.014432823938841816, epsilon = 0.0, max_relative = SCIPY_REL),
+        relative_eq!(
+            approx,
+            0.014432823938841816,
+            epsilon = 0.0,
+            max_relative = SCIPY_REL
+        ),
         "approximation {approx}"
     );
 }
@@ -375,13 +383,41 @@ fn equivalence_tost_matches_scipy_and_rejects_bad_margins() {
     // p_upper = wilcoxon(d - 0.4, method="exact", alternative="less").pvalue.
     let tight = [0.12, -0.05, 0.2, -0.15, 0.03, 0.08, -0.1, 0.18, -0.02, 0.06];
     let e = equivalence_tost(&tight, 0.4).unwrap();
-    assert!(relative_eq!(e.p_lower, 0.0009765625, epsilon = 0.0, max_relative = SCIPY_REL) && relative_eq!(e.p_upper, 0.0009765625, epsilon = 0.0, max_relative = SCIPY_REL));
+    assert!(
+        relative_eq!(
+            e.p_lower,
+            0.0009765625,
+            epsilon = 0.0,
+            max_relative = SCIPY_REL
+        ) && relative_eq!(
+            e.p_upper,
+            0.0009765625,
+            epsilon = 0.0,
+            max_relative = SCIPY_REL
+        )
+    );
     assert_eq!(e.p, e.p_lower.max(e.p_upper));
     // Differences reaching past the margin: the upper test cannot reject, so equivalence is not shown.
     let wide = [0.52, 0.1, 0.61, -0.2, 0.33, 0.8, 0.45, 0.27, 0.05, 0.7];
     let e = equivalence_tost(&wide, 0.4).unwrap();
-    assert!(relative_eq!(e.p_lower, 0.0009765625, epsilon = 0.0, max_relative = SCIPY_REL), "{e:?}");
-    assert!(relative_eq!(e.p_upper, 0.384765625, epsilon = 0.0, max_relative = SCIPY_REL), "{e:?}");
+    assert!(
+        relative_eq!(
+            e.p_lower,
+            0.0009765625,
+            epsilon = 0.0,
+            max_relative = SCIPY_REL
+        ),
+        "{e:?}"
+    );
+    assert!(
+        relative_eq!(
+            e.p_upper,
+            0.384765625,
+            epsilon = 0.0,
+            max_relative = SCIPY_REL
+        ),
+        "{e:?}"
+    );
     assert!(e.p > 0.05);
     // Noise alone never proves equivalence: huge spread around 0 (what "n.s." used to accept).
     let noisy = [3.0, -2.5, 4.1, -3.7, 2.2, -4.4, 1.9, -2.8, 3.3, -3.1];

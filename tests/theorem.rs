@@ -57,13 +57,28 @@ fn estimator_functions_and_bad_input() {
     // Mutation testing found n = 0 / n = 1 unchecked.
     assert!(asymptotic_error_variance(0.25, 1.0, 0, 2.0).is_err());
     assert_eq!(asymptotic_error_variance(0.25, 1.0, 1, 2.0).unwrap(), 0.375);
-    assert_eq!(asymptotic_error_variance(0.25, 1.0, 4, 2.0).unwrap(), 0.1171875);
+    assert_eq!(
+        asymptotic_error_variance(0.25, 1.0, 4, 2.0).unwrap(),
+        0.1171875
+    );
     assert!(monte_carlo(WeightDist::Uniform, &[], 10, 1).is_err());
     assert!(monte_carlo(WeightDist::Uniform, &d, 1, 1).is_err());
     // Two draws are enough; weights that overflow (lognormal with s = 1000: e^{1000ξ} = ∞) are an error,
     // not NaN statistics (mutation testing found both boundaries unchecked).
-    assert_eq!(monte_carlo(WeightDist::Uniform, &d, 2, 1).unwrap().errors.len(), 2);
-    assert!(monte_carlo(WeightDist::Lognormal { s: 1000.0 }, &[1.0, 2.0, 3.0, 4.0], 10, 1).is_err());
+    assert_eq!(
+        monte_carlo(WeightDist::Uniform, &d, 2, 1)
+            .unwrap()
+            .errors
+            .len(),
+        2
+    );
+    assert!(monte_carlo(
+        WeightDist::Lognormal { s: 1000.0 },
+        &[1.0, 2.0, 3.0, 4.0],
+        10,
+        1
+    )
+    .is_err());
     // Closed forms agree where they must: Dirichlet Var(w̃₁) = (n−1)/(n²(n+1)) in the exact identity.
     for n in [2usize, 10, 1000] {
         let nf = n as f64;
@@ -77,11 +92,27 @@ fn estimator_functions_and_bad_input() {
     for (dist, cv2, skew) in [
         (WeightDist::Uniform, 1.0 / 3.0, 0.0),
         (WeightDist::Exponential, 1.0, 2.0),
-        (WeightDist::Lognormal { s: 1.0 }, 1.718281828459045, 6.184877138632554),
-        (WeightDist::Lognormal { s: 0.5 }, 0.2840254166877414, 1.7501896550697178),
+        (
+            WeightDist::Lognormal { s: 1.0 },
+            1.718281828459045,
+            6.184877138632554,
+        ),
+        (
+            WeightDist::Lognormal { s: 0.5 },
+            0.2840254166877414,
+            1.7501896550697178,
+        ),
     ] {
-        assert!((dist.cv2() - cv2).abs() <= 1e-14 * cv2, "{dist:?}: CV² {}", dist.cv2());
-        assert!((dist.skewness() - skew).abs() <= 1e-14 * skew, "{dist:?}: γ₁ {}", dist.skewness());
+        assert!(
+            (dist.cv2() - cv2).abs() <= 1e-14 * cv2,
+            "{dist:?}: CV² {}",
+            dist.cv2()
+        );
+        assert!(
+            (dist.skewness() - skew).abs() <= 1e-14 * skew,
+            "{dist:?}: γ₁ {}",
+            dist.skewness()
+        );
     }
 }
 
@@ -335,7 +366,11 @@ fn c3_rms_error_log_log_slope_is_minus_half() {
 fn monte_carlo_statistics_recomputed_from_its_draws() {
     let d = [0.3, -1.2, 2.5, 0.7, 4.0];
     let n = d.len() as f64;
-    for dist in [WeightDist::Uniform, WeightDist::Exponential, WeightDist::Lognormal { s: 0.8 }] {
+    for dist in [
+        WeightDist::Uniform,
+        WeightDist::Exponential,
+        WeightDist::Lognormal { s: 0.8 },
+    ] {
         let mc = monte_carlo(dist, &d, 7, 42).unwrap();
         let mut rng = SeedRng::new(42, Stream::Test, 0);
         let (mut errs, mut devs) = (vec![], vec![]);
@@ -347,13 +382,28 @@ fn monte_carlo_statistics_recomputed_from_its_draws() {
         }
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
         for (k, (e, v)) in errs.iter().zip(&devs).enumerate() {
-            assert!(close(mc.errors[k], *e), "{dist:?} draw {k}: error {} vs {e}", mc.errors[k]);
+            assert!(
+                close(mc.errors[k], *e),
+                "{dist:?} draw {k}: error {} vs {e}",
+                mc.errors[k]
+            );
             assert!(close(mc.w_tilde_dev_sq[k], *v), "{dist:?} draw {k}");
         }
         let m = errs.iter().sum::<f64>() / 7.0;
         let var = errs.iter().map(|e| (e - m).powi(2)).sum::<f64>() / 6.0;
-        assert!(close(mc.mean_error, m), "{dist:?}: mean {} vs {m}", mc.mean_error);
-        assert!(close(mc.var_error, var), "{dist:?}: variance {} vs {var}", mc.var_error);
-        assert!(close(mc.var_w_tilde_1, devs.iter().sum::<f64>() / 7.0), "{dist:?}");
+        assert!(
+            close(mc.mean_error, m),
+            "{dist:?}: mean {} vs {m}",
+            mc.mean_error
+        );
+        assert!(
+            close(mc.var_error, var),
+            "{dist:?}: variance {} vs {var}",
+            mc.var_error
+        );
+        assert!(
+            close(mc.var_w_tilde_1, devs.iter().sum::<f64>() / 7.0),
+            "{dist:?}"
+        );
     }
 }

@@ -301,7 +301,10 @@ pub fn own_surrogate_vanishes(r: &GradReport, spec: &NetSpec, i: usize) -> bool 
         _ => GradNorm::Off,
     };
     let centres = (spec.preset.layer_norm() && spec.ln_backward)
-        || matches!(centring, GradNorm::Center | GradNorm::Full | GradNorm::Lateral);
+        || matches!(
+            centring,
+            GradNorm::Center | GradNorm::Full | GradNorm::Lateral
+        );
     centres && r.y.get(i).is_some_and(|y| y.data.iter().all(|&v| v > 0.0))
 }
 

@@ -8,14 +8,13 @@ use proptest::test_runner::TestCaseError;
 
 use super::cases::tolerance;
 use super::common::{
-    batch, compare, conditions, kink_margin, local_conditioning, out_ie_conditioning,
-    backward_cancellation, hidden_backward_conditioning, own_surrogate_vanishes,
-    perturbation_sensitivity, perturbed_params, reports,
-    sub_local_conditioning,
+    backward_cancellation, batch, compare, conditions, hidden_backward_conditioning, kink_margin,
+    local_conditioning, out_ie_conditioning, own_surrogate_vanishes, perturbation_sensitivity,
+    perturbed_params, reports, sub_local_conditioning,
 };
-use inorm::tolerance::{EPS32, EPS64, F32_CANCELLATION, FAST_VS_PERTURBED};
 use inorm::backend::Backend;
 use inorm::model::GradNorm;
+use inorm::tolerance::{EPS32, EPS64, F32_CANCELLATION, FAST_VS_PERTURBED};
 
 /// Number of conditions (the same at every shape).
 fn condition_count() -> usize {
@@ -72,7 +71,9 @@ pub fn check_case(
     let bwd = backward_cancellation(spec, &params, &x, &y, &want);
     let allowed = if f64 { 100.0 } else { F32_CANCELLATION };
     let kappa = |k: &str| -> f64 {
-        let layer = k.strip_prefix("diag.").and_then(|r| r.split('.').next()?.parse().ok());
+        let layer = k
+            .strip_prefix("diag.")
+            .and_then(|r| r.split('.').next()?.parse().ok());
         let hidden: Option<usize> = k
             .strip_prefix("grad.hidden.")
             .and_then(|r| r.split('.').next()?.parse().ok());
@@ -106,7 +107,13 @@ pub fn check_case(
             let r = e / (tolerance(be, &k, &want, spec) * kappa(&k)).max(measured);
             (k, e, if r.is_nan() { f64::INFINITY } else { r })
         })
-        .fold(("none".to_string(), 0.0, 0.0), |a, c| if c.2 > a.2 { c } else { a });
+        .fold(("none".to_string(), 0.0, 0.0), |a, c| {
+            if c.2 > a.2 {
+                c
+            } else {
+                a
+            }
+        });
     prop_assert!(
         ratio <= 1.0,
         "{} {name}: {k} = {e:.3e} ({ratio:.2} × tolerance; κ local {local_kappa:.1}, out W_IE {out_kappa:.1})",
@@ -154,7 +161,14 @@ const REGRESSIONS: [(&str, usize, usize, usize, u64, bool); 9] = [
     ("inorm-gn-full", 9, 14, 1, 17081685371441826199, false),
     // f32 GN full with eq2_exact at n = 4, B = 2: layer 0 all active, so its gradient alignment is 0/0
     // (−0.133 against 8.5e-9); every other quantity is still compared.
-    ("inorm-gn-full+eq2-exact", 4, 19, 2, 17198707619176294937, false),
+    (
+        "inorm-gn-full+eq2-exact",
+        4,
+        19,
+        2,
+        17198707619176294937,
+        false,
+    ),
     // f64 inorm+train-inhib-out at n = 2, B = 1: diag.1.gradient_alignment 1.4e-8 against the modelled
     // FAST_F64_GRAM_COS = 1e-8 (the LN surrogate's ε-term at n = 2); within the measured tolerance.
     ("inorm+train-inhib-out", 2, 15, 1, 4264120030350850890, true),
@@ -239,6 +253,9 @@ fn the_measured_tolerance_catches_small_errors() {
         }
     }
     assert!(worst.1 < 1e-2, "{worst:?}");
-    assert!(loose.len() * 20 <= total, "{} of {total}: {loose:#?}", loose.len());
+    assert!(
+        loose.len() * 20 <= total,
+        "{} of {total}: {loose:#?}",
+        loose.len()
+    );
 }
-

@@ -224,14 +224,17 @@ fn c1_inorm_equals_layernorm_at_init_and_svd_equals_direct() {
 fn sigma_t_at_hand_computed_points() {
     use ::inorm::init::sigma_t;
     for (n, m, want) in [
-        (1usize, 8usize, 0.5f64),           // sqrt(2/8)
-        (1, 2, 1.0),                        // sqrt(2/2)
-        (2, 8, 0.5f64.sqrt()),              // sqrt(4/8)
-        (2, 1, 2.0),                        // sqrt(4/1)
-        (3, 12, 0.5),                       // sqrt(6/24)
+        (1usize, 8usize, 0.5f64), // sqrt(2/8)
+        (1, 2, 1.0),              // sqrt(2/2)
+        (2, 8, 0.5f64.sqrt()),    // sqrt(4/8)
+        (2, 1, 2.0),              // sqrt(4/1)
+        (3, 12, 0.5),             // sqrt(6/24)
         (101, 200, (202.0f64 / 20000.0).sqrt()),
     ] {
         let got = sigma_t(n, m);
-        assert!((got - want).abs() <= 1e-15 * want, "σ_t({n}, {m}) = {got}, want {want}");
+        assert!(
+            (got - want).abs() <= 1e-15 * want,
+            "σ_t({n}, {m}) = {got}, want {want}"
+        );
     }
 }
