@@ -15,6 +15,8 @@ mod experiment;
 mod fast;
 /// Fault injection: each broken piece of the model is caught by the claims-gate check that should catch it.
 mod faults;
+/// The claims' decision functions on constructed results: positives, negative controls, exact thresholds.
+mod gate;
 /// Safetensors exchange of models, batches and gradient dumps.
 mod interop;
 /// K networks in lockstep against K single runs, the lockstep sweep, host reads per step, the bench.
