@@ -416,3 +416,42 @@ fn claim_c7_decides_exactly_at_its_thresholds() {
     assert_eq!(held(&on()), None);
     assert_eq!(held(&off(0.0, 1.5)), None);
 }
+
+/// C8 at its boundaries: the gap must grow strictly with ε; with one ε level there is nothing to grow and
+/// the ordering alone decides.
+#[test]
+fn claim_c8_decides_exactly_at_its_thresholds() {
+    let t = Thresholds::PAPER;
+    let base: Vec<f64> = (0..10).map(|c| 80.0 + c as f64).collect();
+    let minus = |g: f64| -> Vec<f64> {
+        base.iter()
+            .enumerate()
+            .map(|(c, b)| b - g - 0.25 * (c % 3) as f64)
+            .collect()
+    };
+    let c8 = |gaps: &[(f64, f64)]| {
+        let mut r = Vec::new();
+        for &(eps, g) in gaps {
+            r.extend(at(Preset::ELn, eps, &base));
+            r.extend(at(Preset::INorm, eps, &minus(g)));
+        }
+        claims::c8(&r, t.c8_min_gap, t.alpha)
+    };
+    assert_eq!(c8(&[(0.0, 1.0), (0.75, 2.0)]).held, Some(true));
+    // Equal gaps (exactly equal medians of the differences) do not grow.
+    let flat = c8(&[(0.0, 2.0), (0.75, 2.0)]);
+    assert_eq!(flat.details[0].effect, flat.details[1].effect);
+    assert_eq!(flat.held, Some(false), "{flat:?}");
+    // One ε: the ordering decides.
+    let one = c8(&[(0.75, 2.0)]);
+    assert_eq!((one.held, one.details.len()), (Some(true), 1), "{one:?}");
+    // Three ε levels: largest against smallest.
+    assert_eq!(
+        c8(&[(0.0, 1.0), (0.5, 3.0), (0.75, 2.0)]).held,
+        Some(true)
+    );
+    assert_eq!(
+        c8(&[(0.0, 2.5), (0.5, 3.0), (0.75, 2.0)]).held,
+        Some(false)
+    );
+}
