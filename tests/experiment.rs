@@ -167,8 +167,8 @@ fn train_run_rejects_bad_settings() {
 // ---------------------------------------------------------------------------------------------------------
 // Sweeps: grid, shards, resume, merge.
 
-use inorm::data::FashionMnist;
 use crate::gate::runs;
+use inorm::data::FashionMnist;
 use inorm::experiment::{
     merge, merge_and_write, read_result, result_path, run_sweep, runs_dir, Cell, Shard, SweepSpec,
     WidthRule, STALE_TEMP_AGE,

@@ -283,7 +283,6 @@ fn claims_fail_on_constructed_negative_controls() {
     assert_eq!(claims::c5(&r, m, a).held, Some(false));
 }
 
-
 /// One run per configuration of `preset` at `eps`, accuracy `acc[c]` (exact binary fractions where a test
 /// needs exact ties).
 fn at(preset: Preset, eps: f64, acc: &[f64]) -> Vec<RunResult> {
@@ -345,11 +344,18 @@ fn claims_c4_and_c6_decide_exactly_at_their_thresholds() {
     let want = inorm::stats::signed_rank_exact(&d).unwrap().p_two_sided;
     let x = &c6.details[0];
     assert_eq!((x.pairs, x.n_a, x.n_b), (10, 10, 10));
-    assert!((x.p_wilcoxon - want).abs() < 1e-12, "{} vs {want}", x.p_wilcoxon);
+    assert!(
+        (x.p_wilcoxon - want).abs() < 1e-12,
+        "{} vs {want}",
+        x.p_wilcoxon
+    );
     // A median that stays exactly level is within slack 0 ("may rise by at most the slack").
     let mut shuffled = base.clone();
     shuffled.rotate_left(3);
-    let level = with(at(Preset::ELn, 0.0, &base), at(Preset::ELn, 0.75, &shuffled));
+    let level = with(
+        at(Preset::ELn, 0.0, &base),
+        at(Preset::ELn, 0.75, &shuffled),
+    );
     let c6 = claims::c6(&level, 0.0);
     assert_eq!(c6.details[0].effect, 0.0);
     assert_eq!(c6.held, Some(true), "{c6:?}");
@@ -395,10 +401,22 @@ fn claim_c7_decides_exactly_at_its_thresholds() {
     assert_eq!(held(&with(on(), off(0.0, 0.5))), Some(true));
     // I-Norm exactly at tol in either moment is not on target.
     let inorm_at = |m: f64, v: f64| moments(Preset::INorm, 0.0, &[(m, v); 5]);
-    assert_eq!(held(&with(inorm_at(0.125, 1.0), off(0.0, 1.5))), Some(false));
-    assert_eq!(held(&with(inorm_at(0.0, 1.125), off(0.0, 1.5))), Some(false));
-    assert_eq!(held(&with(inorm_at(0.0, 0.875), off(0.0, 1.5))), Some(false));
-    assert_eq!(held(&with(inorm_at(0.0625, 1.0625), off(0.0, 1.5))), Some(true));
+    assert_eq!(
+        held(&with(inorm_at(0.125, 1.0), off(0.0, 1.5))),
+        Some(false)
+    );
+    assert_eq!(
+        held(&with(inorm_at(0.0, 1.125), off(0.0, 1.5))),
+        Some(false)
+    );
+    assert_eq!(
+        held(&with(inorm_at(0.0, 0.875), off(0.0, 1.5))),
+        Some(false)
+    );
+    assert_eq!(
+        held(&with(inorm_at(0.0625, 1.0625), off(0.0, 1.5))),
+        Some(true)
+    );
     // Only ε ≤ 0.5 counts: I-Norm off target at ε = 0.75 does not matter, at ε = 0.5 it does.
     let mut r = with(on(), off(0.0, 1.5));
     r.extend(moments(Preset::INorm, 0.75, &[(3.0, 9.0); 11]));
@@ -446,12 +464,130 @@ fn claim_c8_decides_exactly_at_its_thresholds() {
     let one = c8(&[(0.75, 2.0)]);
     assert_eq!((one.held, one.details.len()), (Some(true), 1), "{one:?}");
     // Three ε levels: largest against smallest.
+    assert_eq!(c8(&[(0.0, 1.0), (0.5, 3.0), (0.75, 2.0)]).held, Some(true));
+    assert_eq!(c8(&[(0.0, 2.5), (0.5, 3.0), (0.75, 2.0)]).held, Some(false));
+}
+
+/// Runs of `preset` at ε = 0.75 with the given (output, gradient) alignments.
+fn aligned(preset: Preset, al: &[(f64, f64)]) -> Vec<RunResult> {
+    let mut r = at(preset, 0.75, &vec![80.0; al.len()]);
+    for (x, &(o, g)) in r.iter_mut().zip(al) {
+        x.final_metrics.output_alignment = o;
+        x.final_metrics.gradient_alignment = g;
+    }
+    r
+}
+
+/// C9 and C10 at their boundaries (thresholds exact in binary): both alignments must pass, strictly; runs
+/// without a finite gradient alignment give no verdict rather than a failed one.
+#[test]
+fn claims_c9_and_c10_decide_exactly_at_their_thresholds() {
+    let c9 = |o: f64, g: f64| claims::c9(&aligned(Preset::INorm, &[(o, g); 5]), 0.75, 0.375).held;
+    assert_eq!(c9(0.875, 0.25), Some(true));
+    assert_eq!(c9(0.75, 0.25), Some(false));
+    assert_eq!(c9(0.875, 0.375), Some(false));
+    assert_eq!(c9(0.5, 0.25), Some(false));
+    assert_eq!(c9(0.875, 0.5), Some(false));
+    // Diagnostics missing in one alignment (NaN): no verdict.
+    assert_eq!(c9(0.875, f64::NAN), None);
+    assert_eq!(c9(f64::NAN, 0.25), None);
+
+    let full = Preset::INormGn(GradNorm::Full);
+    let c10 = |o: f64, g: f64| claims::c10(&aligned(full, &[(o, g); 5]), 0.75, 0.875).held;
+    assert_eq!(c10(0.875, 0.9375), Some(true));
+    assert_eq!(c10(0.75, 0.9375), Some(false));
+    assert_eq!(c10(0.875, 0.875), Some(false));
+    assert_eq!(c10(0.5, 0.9375), Some(false));
+    assert_eq!(c10(0.875, 0.5), Some(false));
+}
+
+/// C12–C15 at their boundaries: a missing condition gives no verdict; "above" is strict; C13's p must be
+/// below α, not equal to it; C14 counts a run at exactly chance + 1 point as at chance.
+#[test]
+fn claims_c12_to_c15_decide_exactly_at_their_thresholds() {
+    let t = Thresholds::PAPER;
+    let (m, a) = (t.equiv_margin, t.alpha);
+    let gn = Preset::INormGn;
+    let base: Vec<f64> = (0..10).map(|c| 80.0 + c as f64).collect();
+    let both = |p: Preset, d: f64| {
+        let acc: Vec<f64> = base.iter().map(|b| b + d).collect();
+        with(at(p, 0.0, &acc), at(p, 0.75, &acc))
+    };
+    let tiny = |p: Preset| {
+        let acc: Vec<f64> = (0..10)
+            .map(|c| base[c] + if c % 2 == 0 { 0.0625 } else { -0.0625 })
+            .collect();
+        with(at(p, 0.0, &acc), at(p, 0.75, &acc))
+    };
+
+    // C12.
+    let c12 = |parts: Vec<Vec<RunResult>>| claims::c12(&parts.concat(), m, a).held;
+    let (ln, center) = (|| both(Preset::ELn, 0.0), || tiny(gn(GradNorm::Center)));
+    let scale = |d: f64| both(gn(GradNorm::Scale), d);
+    let decor = |d: f64| both(gn(GradNorm::Decorrelate), d);
     assert_eq!(
-        c8(&[(0.0, 1.0), (0.5, 3.0), (0.75, 2.0)]).held,
+        c12(vec![ln(), center(), scale(-2.0), decor(-1.0)]),
         Some(true)
     );
+    // Center level with scale (median difference exactly 0) is not above it; likewise decorrelate.
     assert_eq!(
-        c8(&[(0.0, 2.5), (0.5, 3.0), (0.75, 2.0)]).held,
+        c12(vec![ln(), center(), scale(0.0), decor(-1.0)]),
         Some(false)
     );
+    assert_eq!(
+        c12(vec![ln(), center(), scale(-2.0), decor(0.0)]),
+        Some(false)
+    );
+    // Any of the four conditions missing: no verdict.
+    assert_eq!(c12(vec![ln(), center(), scale(-2.0)]), None);
+    assert_eq!(c12(vec![ln(), center(), decor(-1.0)]), None);
+    assert_eq!(c12(vec![center(), scale(-2.0), decor(-1.0)]), None);
+
+    // C15.
+    let lateral = || tiny(gn(GradNorm::Lateral));
+    let c15 = |parts: Vec<Vec<RunResult>>| claims::c15(&parts.concat(), m, a).held;
+    assert_eq!(c15(vec![ln(), center(), lateral()]), Some(true));
+    assert_eq!(c15(vec![ln(), lateral()]), None);
+    assert_eq!(c15(vec![center(), lateral()]), None);
+
+    // C13: the verdict needs p < α strictly (α set to the p the data give) and an effect > 0 strictly.
+    let align = |p: Preset, v: f64| {
+        let mut r = both(p, 0.0);
+        for (i, x) in r.iter_mut().enumerate() {
+            x.final_metrics.gradient_alignment = v + 0.0078125 * i as f64;
+        }
+        r
+    };
+    let r = [
+        align(gn(GradNorm::Center), 0.5),
+        align(gn(GradNorm::Decorrelate), 0.375),
+        align(gn(GradNorm::Scale), 0.25),
+    ]
+    .concat();
+    let x = claims::c13(&r, 1.0);
+    assert_eq!(x.held, Some(true));
+    let p = x.details.iter().map(|d| d.p_mw).fold(0.0, f64::max);
+    assert!(p > 0.0 && p < 0.05, "{x:?}");
+    assert_eq!(claims::c13(&r, p).held, Some(false));
+    assert_eq!(claims::c13(&r, p * (1.0 + 1e-9)).held, Some(true));
+    let level = [
+        align(gn(GradNorm::Center), 0.375),
+        align(gn(GradNorm::Decorrelate), 0.375),
+        align(gn(GradNorm::Scale), 0.25),
+    ]
+    .concat();
+    let x = claims::c13(&level, 1.0);
+    assert_eq!(x.details[0].effect, 0.0);
+    assert_eq!(x.held, Some(false), "{x:?}");
+
+    // C14: chance is 10 %; "at chance" is ≤ 11 %.
+    let c14 = |accs: &[f64]| {
+        let mut r = at(gn(GradNorm::Scale), 0.75, accs);
+        r.extend(at(gn(GradNorm::Scale), 0.25, &[10.0; 10]));
+        claims::c14(&r, 0.5)
+    };
+    let x = c14(&[11.0, 10.5, 80.0, 81.0]);
+    assert_eq!((x.held, x.effect, x.n), (Some(true), 0.5, (4, 0)));
+    let x = c14(&[11.25, 10.5, 80.0, 81.0]);
+    assert_eq!((x.held, x.effect), (Some(false), 0.25));
 }
