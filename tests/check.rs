@@ -7,7 +7,8 @@ use inorm::check::{
 };
 use inorm::rng::{SeedRng, Stream};
 use inorm::tolerance::{
-    DOT_REL, DOT_WRONG_MIN_REL, FD4_REL, FD_REL, TAYLOR_MIN_RATE, TAYLOR_WRONG_MAX_RATE,
+    DOT_REL, DOT_WRONG_MIN_REL, FD4_REL, FD_REL, TAYLOR_MIN_RATE, TAYLOR_NOISE_FLOOR,
+    TAYLOR_WRONG_MAX_RATE,
 };
 use nalgebra::{DMatrix, DVector};
 
@@ -313,6 +314,43 @@ fn taylor_rejects_bad_arguments_and_linear_losses_have_no_usable_step() {
     let r = taylor_test(|y| 3.0 * y[0] - y[1], &[3.0, -1.0], &x, &[0.3, 0.7], 0.1, 8).unwrap();
     assert_eq!(r.usable_steps(), 0);
     assert!(!r.passes());
+}
+
+/// The Taylor test's step bookkeeping, exactly: three steps are enough for two rates; the roundoff floor
+/// scales with the loss's magnitude (a linear loss around 10⁶ still has no usable step); a rate is usable
+/// only when *both* of its remainders lie strictly above the floor.
+#[test]
+fn taylor_floor_and_usable_steps_are_exact() {
+    let x = [1.0, 2.0];
+    let three = taylor_test(|y| y[0] * y[0], &[2.0, 0.0], &x, &[1.0, 0.0], 0.5, 3).unwrap();
+    assert_eq!((three.rates.len(), three.usable_steps()), (2, 2));
+    assert!(three.passes(), "{three:?}");
+    // Roundoff of a loss near 10⁶ is ~1e-10, far above 1e-12 but below the floor that scales with |L|.
+    let big = taylor_test(
+        |y| 1e6 + 3.0 * y[0] - y[1],
+        &[3.0, -1.0],
+        &x,
+        &[0.3, 0.7],
+        0.1,
+        8,
+    )
+    .unwrap();
+    assert!(big.remainders.iter().any(|&r| r > 1e-12), "{big:?}");
+    assert_eq!(big.usable_steps(), 0, "{big:?}");
+    // A loss with chosen values along u (slope 0): remainders S, floor, 4·floor and then S/2, where the
+    // floor is TAYLOR_NOISE_FLOOR · S (S = max |L|). A remainder equal to the floor is not above it.
+    let s = 8.0;
+    let floor = TAYLOR_NOISE_FLOOR * s;
+    let loss = move |y: &[f64]| match y[0] {
+        h if h == 0.5 => s,
+        h if h == 0.25 => floor,
+        h if h == 0.125 => 4.0 * floor,
+        h if h == 0.0625 => 0.5 * s,
+        _ => 0.0,
+    };
+    let r = taylor_test(loss, &[0.0], &[0.0], &[1.0], 0.5, 4).unwrap();
+    assert_eq!(r.remainders, vec![s, floor, 4.0 * floor, 0.5 * s]);
+    assert_eq!(r.usable, vec![false, false, true], "{r:?}");
 }
 
 #[test]
