@@ -570,14 +570,19 @@ fn claims_c12_to_c15_decide_exactly_at_their_thresholds() {
     assert!(p > 0.0 && p < 0.05, "{x:?}");
     assert_eq!(claims::c13(&r, p).held, Some(false));
     assert_eq!(claims::c13(&r, p * (1.0 + 1e-9)).held, Some(true));
+    // Center equal to decorrelate in 19 of 20 pairs and ahead in one: the median paired difference is
+    // exactly 0 while Mann–Whitney's p is below 1 (α = 1 here), so only the strict "effect > 0" fails it.
+    let mut center = align(gn(GradNorm::Center), 0.375);
+    center[3].final_metrics.gradient_alignment += 0.5;
     let level = [
-        align(gn(GradNorm::Center), 0.375),
+        center,
         align(gn(GradNorm::Decorrelate), 0.375),
         align(gn(GradNorm::Scale), 0.25),
     ]
     .concat();
     let x = claims::c13(&level, 1.0);
     assert_eq!(x.details[0].effect, 0.0);
+    assert!(x.details[0].p_mw < 1.0 && x.details[1].effect > 0.0, "{x:?}");
     assert_eq!(x.held, Some(false), "{x:?}");
 
     // C14: chance is 10 %; "at chance" is ≤ 11 %.
