@@ -401,22 +401,15 @@ fn claim_c7_decides_exactly_at_its_thresholds() {
     assert_eq!(held(&with(on(), off(0.0, 0.5))), Some(true));
     // I-Norm exactly at tol in either moment is not on target.
     let inorm_at = |m: f64, v: f64| moments(Preset::INorm, 0.0, &[(m, v); 5]);
-    assert_eq!(
-        held(&with(inorm_at(0.125, 1.0), off(0.0, 1.5))),
-        Some(false)
-    );
-    assert_eq!(
-        held(&with(inorm_at(0.0, 1.125), off(0.0, 1.5))),
-        Some(false)
-    );
-    assert_eq!(
-        held(&with(inorm_at(0.0, 0.875), off(0.0, 1.5))),
-        Some(false)
-    );
-    assert_eq!(
-        held(&with(inorm_at(0.0625, 1.0625), off(0.0, 1.5))),
-        Some(true)
-    );
+    for (m, v, want) in [
+        (0.125, 1.0, false),
+        (0.0, 1.125, false),
+        (0.0, 0.875, false),
+        (0.0625, 1.0625, true),
+    ] {
+        let r = with(inorm_at(m, v), off(0.0, 1.5));
+        assert_eq!(held(&r), Some(want), "I-Norm μ̄ = {m}, v̄ = {v}");
+    }
     // Only ε ≤ 0.5 counts: I-Norm off target at ε = 0.75 does not matter, at ε = 0.5 it does.
     let mut r = with(on(), off(0.0, 1.5));
     r.extend(moments(Preset::INorm, 0.75, &[(3.0, 9.0); 11]));
@@ -582,7 +575,10 @@ fn claims_c12_to_c15_decide_exactly_at_their_thresholds() {
     .concat();
     let x = claims::c13(&level, 1.0);
     assert_eq!(x.details[0].effect, 0.0);
-    assert!(x.details[0].p_mw < 1.0 && x.details[1].effect > 0.0, "{x:?}");
+    assert!(
+        x.details[0].p_mw < 1.0 && x.details[1].effect > 0.0,
+        "{x:?}"
+    );
     assert_eq!(x.held, Some(false), "{x:?}");
 
     // C14: chance is 10 %; "at chance" is ≤ 11 %.
