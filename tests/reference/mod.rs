@@ -323,6 +323,25 @@ impl ScalarChecks {
     }
 }
 
+/// The 5-point FD gradient of `f` at `x` with step `h`, or with `h/4` where the two stencils differ by more
+/// than `FD_REL` of the gradient's scale; returns (gradient, step used, its remaining truncation estimate).
+/// Where the loss curves sharply (a tiny inhibitory weight next to a unit one, measured: |∂L| ≈ 2.6e4 in
+/// the scaled coordinates), the stencil's truncation h⁴·f⁽⁵⁾/30 is still 4e-4 at h = 1e-4 and shrinks as h⁴
+/// (3.4e-6 at 3e-5); the stencil at h/4 is then used, whose truncation is the difference of the two
+/// stencils / (4⁴ − 1). The two stencils are compared with each other, never with the gradient under test,
+/// so a wrong gradient cannot choose its step.
+pub fn fd4_refined(f: &dyn Fn(&[f64]) -> f64, x: &[f64], h: f64) -> (Vec<f64>, f64, f64) {
+    let fd_h = ::inorm::check::gradient_fd4(f, x, h);
+    let fd_q = ::inorm::check::gradient_fd4(f, x, h / 4.0);
+    let scale = fd_h.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let diff = compare(&fd_h, &fd_q).unwrap().max_abs;
+    if diff > FD_REL * scale {
+        (fd_q, h / 4.0, diff / 255.0)
+    } else {
+        (fd_h, h, 0.0)
+    }
+}
+
 /// Checks the claimed gradient `grad` of `loss` at `theta` in the scaled coordinates `θ₀ + s∘φ` (see
 /// [`block_scales`]; `lens` are the lengths of the parameter blocks): full FD gradient (block by block), directional test and Taylor test (from `h0`) along a standard
 /// normal direction drawn from `seed`, normalized to unit length (so the steps are the same size in any
@@ -370,19 +389,7 @@ pub fn scalar_checks(
         })
         .fold(0.0f64, f64::max);
     let noise = |h: f64| 100.0 * EPS64 * l_max / h;
-    let fd_h = ::inorm::check::gradient_fd4(at, &phi0, h_fd);
-    // Where the loss curves sharply (a tiny inhibitory weight next to a unit one, measured: |∂L| ≈ 2.6e4 in
-    // the scaled coordinates), the 5-point stencil's truncation h⁴·f⁽⁵⁾/30 is still 4e-4 at h = 1e-4 and
-    // shrinks as h⁴ (3.4e-6 at 3e-5). Then the stencil at h/4 is used, whose truncation is the difference of
-    // the two stencils / (4⁴ − 1).
-    let fd_q = ::inorm::check::gradient_fd4(at, &phi0, h_fd / 4.0);
-    let fd_scale = fd_h.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    let trunc = compare(&fd_h, &fd_q).unwrap().max_abs;
-    let (fd, h_fd, trunc) = if trunc > FD_REL * fd_scale {
-        (fd_q, h_fd / 4.0, trunc / 255.0)
-    } else {
-        (fd_h, h_fd, 0.0)
-    };
+    let (fd, h_fd, trunc) = fd4_refined(&at, &phi0, h_fd);
     // Block by block (each parameter relative to its own block's ∞-norm), so that an error in a block with
     // small gradients is not diluted by a block with large ones.
     let mut fd_rel = 0.0f64;
