@@ -306,3 +306,17 @@ fn ei_layer_authors_hand_example() {
     // ∂L/∂x = 1ᵀ W with W = W_EE − W_EI W_IE = [[0.5, 1.5], [2.5, 3.5]].
     assert_eq!(g.x, Mat::from_row_slice(1, 2, &[3.0, 5.0]));
 }
+
+/// ReLU's derivative at exactly 0 is 0, as in PyTorch (`threshold_backward`), whose gradient dumps the
+/// interop compares against: an all-zero input row with a zero bias gives z = 0 exactly, and no gradient may
+/// flow through it. (Mutation testing found `>` → `>=` in `relu_mask` unnoticed.)
+#[test]
+fn relu_mask_is_zero_at_exactly_zero() {
+    use ::inorm::reference::{relu, relu_mask};
+    let z = Mat::from_row_slice(1, 4, &[-1.0, -0.0, 0.0, 2.0]);
+    assert_eq!(relu_mask(&z).as_slice(), &[0.0, 0.0, 0.0, 1.0]);
+    assert!(relu(&z)
+        .iter()
+        .zip([0.0, 0.0, 0.0, 2.0])
+        .all(|(a, b)| *a == b));
+}
