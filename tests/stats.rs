@@ -14,6 +14,11 @@ use inorm::stats::{
 };
 use inorm::tolerance::SCIPY_REL;
 
+/// `got` equals SciPy's value `want` to SCIPY_REL, relatively (no absolute slack).
+fn scipy_eq(got: f64, want: f64) -> bool {
+    relative_eq!(got, want, epsilon = 0.0, max_relative = SCIPY_REL)
+}
+
 /// (name, a, b, SciPy statistic = U of a, SciPy two-sided p).
 #[allow(clippy::type_complexity)]
 fn mw_cases() -> Vec<(&'static str, Vec<f64>, Vec<f64>, f64, f64)> {
@@ -58,7 +63,7 @@ fn mann_whitney_matches_scipy() {
         let r = mann_whitney(&a, &b).unwrap();
         assert_eq!(r.u, u, "{name}");
         assert!(
-            relative_eq!(r.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
+            scipy_eq(r.p_two_sided, p),
             "{name}: p {} vs SciPy {p}",
             r.p_two_sided
         );
@@ -67,7 +72,7 @@ fn mann_whitney_matches_scipy() {
         let s = mann_whitney(&b, &a).unwrap();
         assert_eq!(s.u, (a.len() * b.len()) as f64 - u, "{name}");
         assert!(
-            relative_eq!(s.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
+            scipy_eq(s.p_two_sided, p),
             "{name} swapped: p {} vs SciPy {p}",
             s.p_two_sided
         );
@@ -177,7 +182,7 @@ fn wilcoxon_matches_scipy() {
             "{name}"
         );
         assert!(
-            relative_eq!(r.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
+            scipy_eq(r.p_two_sided, p),
             "{name}: p {} vs SciPy {p}",
             r.p_two_sided
         );
@@ -188,7 +193,7 @@ fn wilcoxon_matches_scipy() {
         );
         let s = wilcoxon_signed_rank(&b, &a).unwrap();
         assert!(
-            relative_eq!(s.p_two_sided, p, epsilon = 0.0, max_relative = SCIPY_REL),
+            scipy_eq(s.p_two_sided, p),
             "{name} swapped: p {} vs SciPy {p}",
             s.p_two_sided
         );
@@ -287,7 +292,7 @@ fn exact_signed_rank_matches_scipy() {
             ("less", r.p_less, less),
         ] {
             assert!(
-                relative_eq!(got, want, epsilon = 0.0, max_relative = SCIPY_REL),
+                scipy_eq(got, want),
                 "{name}, {what}: p {got} vs SciPy {want}"
             );
         }
@@ -319,12 +324,7 @@ fn exact_signed_rank_reaches_small_p_with_ten_pairs_where_the_approximation_cann
         .unwrap()
         .p_two_sided;
     assert!(
-        relative_eq!(
-            approx,
-            0.014432823938841816,
-            epsilon = 0.0,
-            max_relative = SCIPY_REL
-        ),
+        scipy_eq(approx, 0.014432823938841816),
         "approximation {approx}"
     );
 }
@@ -383,41 +383,13 @@ fn equivalence_tost_matches_scipy_and_rejects_bad_margins() {
     // p_upper = wilcoxon(d - 0.4, method="exact", alternative="less").pvalue.
     let tight = [0.12, -0.05, 0.2, -0.15, 0.03, 0.08, -0.1, 0.18, -0.02, 0.06];
     let e = equivalence_tost(&tight, 0.4).unwrap();
-    assert!(
-        relative_eq!(
-            e.p_lower,
-            0.0009765625,
-            epsilon = 0.0,
-            max_relative = SCIPY_REL
-        ) && relative_eq!(
-            e.p_upper,
-            0.0009765625,
-            epsilon = 0.0,
-            max_relative = SCIPY_REL
-        )
-    );
+    assert!(scipy_eq(e.p_lower, 0.0009765625) && scipy_eq(e.p_upper, 0.0009765625));
     assert_eq!(e.p, e.p_lower.max(e.p_upper));
     // Differences reaching past the margin: the upper test cannot reject, so equivalence is not shown.
     let wide = [0.52, 0.1, 0.61, -0.2, 0.33, 0.8, 0.45, 0.27, 0.05, 0.7];
     let e = equivalence_tost(&wide, 0.4).unwrap();
-    assert!(
-        relative_eq!(
-            e.p_lower,
-            0.0009765625,
-            epsilon = 0.0,
-            max_relative = SCIPY_REL
-        ),
-        "{e:?}"
-    );
-    assert!(
-        relative_eq!(
-            e.p_upper,
-            0.384765625,
-            epsilon = 0.0,
-            max_relative = SCIPY_REL
-        ),
-        "{e:?}"
-    );
+    assert!(scipy_eq(e.p_lower, 0.0009765625), "{e:?}");
+    assert!(scipy_eq(e.p_upper, 0.384765625), "{e:?}");
     assert!(e.p > 0.05);
     // Noise alone never proves equivalence: huge spread around 0 (what "n.s." used to accept).
     let noisy = [3.0, -2.5, 4.1, -3.7, 2.2, -4.4, 1.9, -2.8, 3.3, -3.1];
