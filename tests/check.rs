@@ -1,9 +1,10 @@
 //! Each checker in `inorm::check` accepts the right derivative of a known function (quadratic forms, softmax,
-//! log-sum-exp, x ↦ sin(Ax)) and rejects a wrong one (one wrong entry, scaled by 1.01, transposed Jacobian).
+//! log-sum-exp, x ↦ sin(Ax)) and rejects a wrong one (one wrong entry, scaled by 1.01, transposed Jacobian);
+//! the noise estimator recovers noise of known size and tells a too small or too large step.
 
 use inorm::check::{
     compare, compare_with_floor, directional_test, dot_product_test, gradient_fd, gradient_fd4,
-    jacobian_fd, taylor_test, taylor_test_vector,
+    jacobian_fd, noise_level, noise_level_search, taylor_test, taylor_test_vector, Noise,
 };
 use inorm::rng::{SeedRng, Stream};
 use inorm::tolerance::{
@@ -444,4 +445,143 @@ fn directional_test_on_scalar_losses() {
             < DOT_REL
     );
     assert!(directional_test(loss, &q.grad(&x), &x, &u, 0.0).is_err());
+}
+
+/// `smooth(x) + σ·z(x)`: a smooth function plus deterministic noise, `z(x)` standard normal drawn from a
+/// seed made of `x`'s bits (so the function is a function, as rounding is).
+fn noisy(x: &[f64], sigma: f64, seed: u64) -> f64 {
+    let bits = x.iter().fold(seed, |a, v| {
+        a.rotate_left(17) ^ v.to_bits().wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    });
+    let smooth: f64 = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v * (i + 1) as f64).sin() + v * v)
+        .sum();
+    smooth + sigma * SeedRng::new(bits, Stream::Test, 7).normal()
+}
+
+/// Thresholds set before the first run: over 200 points and two noise levels, every estimate is within a
+/// factor 4 of the injected σ (ECnoise's own consistency window) and the median within a factor 1.25, for the
+/// point count that `noise_level_search` uses. The count was chosen on draws 0..200: with 8 points the
+/// smallest estimate/σ was 0.13 (1st percentile 0.27), with 16 points 0.25 (0.46), with 32 points 0.58
+/// (0.65); 32 is judged here on the held-out draws 200..400.
+#[test]
+fn noise_level_recovers_injected_noise() {
+    let points = inorm::check::noise::SEARCH_POINTS;
+    for sigma in [1e-8, 1e-11] {
+        let mut ratios: Vec<f64> = (200..400u64)
+            .map(|k| {
+                let x = normals(100 + k, 5);
+                let u = normals(1000 + k, 5);
+                let f = |t: &[f64]| noisy(t, sigma, k);
+                match noise_level(f, &x, &u, 1e-6, points).unwrap() {
+                    Noise::Level(s) => s / sigma,
+                    other => panic!("σ = {sigma:e}, point {k}: {other:?}"),
+                }
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let (lo, med, hi) = (ratios[0], ratios[100], ratios[199]);
+        eprintln!(
+            "[noise] {points} points, σ = {sigma:e}: estimate/σ min {lo:.3}, 1st percentile {:.3}, median {med:.3}, 99th percentile {:.3}, max {hi:.3}",
+            ratios[2], ratios[197]
+        );
+        assert!(
+            lo >= 0.25 && hi <= 4.0,
+            "σ = {sigma:e}: estimate/σ in [{lo}, {hi}]"
+        );
+        assert!(
+            (0.8..=1.25).contains(&med),
+            "σ = {sigma:e}: median estimate/σ {med}"
+        );
+    }
+}
+
+#[test]
+fn noise_level_tells_steps_that_are_too_small_or_too_large() {
+    let x = [0.3, -0.2];
+    let u = [0.6, 0.8];
+    // Constant: no first difference is nonzero.
+    assert_eq!(
+        noise_level(|_: &[f64]| 2.5, &x, &u, 1e-6, 8).unwrap(),
+        Noise::StepTooSmall
+    );
+    // The values vary by more than 10 %: the smooth part dominates.
+    let f = |t: &[f64]| noisy(t, 1e-10, 3);
+    assert_eq!(noise_level(f, &x, &u, 0.5, 8).unwrap(), Noise::StepTooLarge);
+    // Exact arithmetic on dyadic points (x = 0, u = e₁, h = 2⁻⁸): t ↦ t² has constant second and zero higher
+    // differences, which never change sign, so no noise shows at any k.
+    let sq = |t: &[f64]| 1.0 + t[0] * t[0];
+    assert_eq!(
+        noise_level(sq, &[0.0], &[1.0], 1.0 / 256.0, 8).unwrap(),
+        Noise::StepTooLarge
+    );
+    // Searched from there down (÷100, off the dyadic grid), the rounding of 1 + t² itself shows: a fraction
+    // of EPS64 (its values are ≈ 1).
+    let s = noise_level_search(sq, &[0.0], &[1.0], 1.0 / 256.0)
+        .unwrap()
+        .unwrap();
+    assert!(
+        (f64::EPSILON / 16.0..=f64::EPSILON).contains(&s),
+        "rounding of 1 + t²: {s:e}"
+    );
+    // The search moves the step to where noise shows: from 0.5 (too large) down to 5e-5.
+    let s = noise_level_search(f, &x, &u, 0.5).unwrap().unwrap();
+    assert!((0.25e-10..=4e-10).contains(&s), "searched level {s:e}");
+    // A function quantized to 1e-12 does not vary over steps of 1e-14 (too small); the search moves up by
+    // ×100 until the quantization shows as noise of about quantum/√12 (uniform rounding error).
+    let quantum = 1e-12;
+    let qf = |t: &[f64]| (noisy(t, 0.0, 4) / quantum).round() * quantum;
+    assert_eq!(
+        noise_level(qf, &x, &u, 1e-14, 8).unwrap(),
+        Noise::StepTooSmall
+    );
+    let s = noise_level_search(qf, &x, &u, 1e-14).unwrap().unwrap();
+    let want = quantum / 12f64.sqrt();
+    assert!(
+        (want / 4.0..=want * 4.0).contains(&s),
+        "quantized level {s:e}, want ≈ {want:e}"
+    );
+}
+
+#[test]
+fn noise_level_rejects_bad_arguments() {
+    let f = |t: &[f64]| t[0];
+    assert!(
+        noise_level(f, &[0.0, 1.0], &[1.0], 1e-6, 8).is_err(),
+        "length mismatch"
+    );
+    for h in [0.0, -1e-6, f64::NAN, f64::INFINITY] {
+        assert!(noise_level(f, &[0.0], &[1.0], h, 8).is_err(), "h = {h}");
+    }
+    for p in [3, 33] {
+        assert!(
+            noise_level(f, &[0.0], &[1.0], 1e-6, p).is_err(),
+            "points = {p}"
+        );
+    }
+    let e = noise_level(|t: &[f64]| (t[0] - 1e-6).ln(), &[0.0], &[1.0], 1e-6, 8).unwrap_err();
+    assert!(e.to_string().contains("not finite at point"), "{e}");
+}
+
+/// The measured floor of the reference tests' directional check (`reference::directional_rel`) absorbs a
+/// loss's rounding however large it is, and still fails a gradient that is 1e-6 off: the loss 16 + gᵀx +
+/// noise of 1000·EPS64·16 (the I-Norm network's level), along a unit direction with derivative 3: the stencil's
+/// roundoff, 3.4e-8, is 1.1e-8 of the derivative, 11× DOT_REL; a 1e-6 error is 3e-6, 9× the floor.
+#[test]
+fn measured_noise_floor_hides_roundoff_not_a_wrong_gradient() {
+    let g = [1.8, 2.4, 1.0];
+    let sigma = 1000.0 * f64::EPSILON * 16.0;
+    let loss = |t: &[f64]| {
+        16.0 + t.iter().zip(&g).map(|(a, b)| a * b).sum::<f64>() + noisy(t, sigma, 9)
+            - noisy(t, 0.0, 9)
+    };
+    let x = [0.1, 0.2, 0.3];
+    let u = [0.6, 0.8, 0.0];
+    let right = crate::reference::directional_rel(&loss, &g, &x, &u, 1e-4);
+    assert!(right <= DOT_REL, "right gradient scored {right:e}");
+    let wrong: Vec<f64> = g.iter().map(|v| v * (1.0 + 1e-6)).collect();
+    let bad = crate::reference::directional_rel(&loss, &wrong, &x, &u, 1e-4);
+    assert!(bad > DOT_REL, "gradient 1e-6 off scored {bad:e}");
 }

@@ -1,17 +1,20 @@
 //! Gradient checkers over plain `f64` slices and closures, reused by the tests of every backward in the crate,
 //! by the benches and by the CLI: central finite differences ([`fd`]), the random-direction dot-product
-//! (JVP-vs-VJP) test ([`dot`]) and the Taylor-remainder rate test ([`taylor`]), after PyTorch `gradcheck`,
+//! (JVP-vs-VJP) test ([`dot`]), the Taylor-remainder rate test ([`taylor`]) and the measured noise of a
+//! function that bounds what a finite difference can resolve ([`noise`]), after PyTorch `gradcheck`,
 //! JAX `check_grads` and pyadjoint's `taylor_test` (paper/engineering.md); and the one norm-wise comparison of two
 //! arrays ([`mod@compare`]) that the tests share.
 
 pub mod compare;
 pub mod dot;
 pub mod fd;
+pub mod noise;
 pub mod taylor;
 
 pub use compare::{compare, compare_with_floor, Comparison};
 pub use dot::{directional_test, dot_product_test, DotReport};
 pub use fd::{gradient_fd, gradient_fd4, jacobian_fd};
+pub use noise::{noise_level, noise_level_search, Noise};
 pub use taylor::{taylor_test, taylor_test_vector, TaylorReport};
 
 use crate::error::{Error, Result};
