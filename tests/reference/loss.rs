@@ -60,3 +60,21 @@ fn cross_entropy_label_smoothing_gradient() {
         },
     );
 }
+
+/// `correct` counts the rows whose first maximal logit is the label (3 of 4 for both label sets: ties go to
+/// the earlier class).
+#[test]
+fn cross_entropy_counts_correct_rows_first_maximum_on_ties() {
+    let o = Mat::from_row_slice(
+        4,
+        3,
+        &[
+            0.1, 2.0, -1.0, // argmax 1
+            3.0, 3.0, 0.0, // tie of classes 0 and 1: argmax 0
+            1.0, 1.0, 0.5, // tie of classes 0 and 1: argmax 0
+            0.0, -1.0, 0.2, // argmax 2
+        ],
+    );
+    assert_eq!(cross_entropy(&o, &[1, 0, 1, 2], 0.1).correct, 3);
+    assert_eq!(cross_entropy(&o, &[1, 1, 0, 2], 0.0).correct, 3);
+}
