@@ -558,8 +558,10 @@ fn inorm_sub_local_and_task_gradients() {
 /// Cases a random-seed run of [`inorm_local_loss_gradients`] found failing, replayed by value: the 5-point
 /// stencil's truncation at h = 1e-4, not the gradient (the errors fall as h⁴ to 5e-11 of the scale at h/4).
 /// Two are FD errors of 1.33e-8 and 1.52e-8 (FD_REL = 1e-8) in the D_EI block (entries 0.05 next to 1.8),
-/// which the largest block's scale hid from the step refinement until it compared block by block; one is a
-/// directional error of 1.01e-9 (DOT_REL = 1e-9) before the directional test refined its step.
+/// which the largest block's scale hid from the step refinement until it compared block by block; two are
+/// directional errors of 1.01e-9 (DOT_REL = 1e-9), one found before the directional test refined its step,
+/// one after, while the refinement rule was still "the stencils differ by more than DOT_REL" (they differed
+/// by 0.99e-9; see `refine_step`).
 #[test]
 fn inorm_local_loss_replays_truncation_cases() {
     let m = |r: usize, c: usize, v: &[f64]| Mat::from_column_slice(r, c, v);
@@ -598,6 +600,17 @@ fn inorm_local_loss_replays_truncation_cases() {
             d_ei: m(2, 2, &[1.783332829572962, 0.05, 0.05, 1.7843567942224532]),
             lambda: 0.01,
         }, 15418921840836220497),
+        // n = 1, B = 3: local directional 1.01e-9.
+        ("n = 1, B = 3, W_IE = 0", Layer {
+            x: m(3, 2, &[1.9325473002490146, 1.1339310292740292, -1.528929559951528, -0.8686108416413617, -0.44739005117340236, 0.26299673129419343]),
+            w_ee: m(1, 2, &[1.681516732323024, 1.0113618143355014]),
+            b: Vector::from_column_slice(&[0.08801656398519413]),
+            w_ie: m(1, 2, &[0.0, 0.0]),
+            w_ei: m(1, 1, &[1.0]),
+            d_ie: m(1, 2, &[0.901675220126447, 1.910183241337721]),
+            d_ei: m(1, 1, &[1.0]),
+            lambda: 0.01,
+        }, 7573198431590746469),
     ];
     let w = Worst::default();
     let failures: Vec<String> = cases

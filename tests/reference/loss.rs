@@ -1,7 +1,7 @@
 //! paper/model.md §4: softmax cross-entropy with label smoothing, `∂L/∂O = (p − t)/B`, against FD, the directional
 //! test and the Taylor rate, for smoothing 0 (plain CE), 0.1 (faithful) and arbitrary values in [0, 1).
 
-use ::inorm::reference::loss::{cross_entropy, smoothed_targets};
+use ::inorm::reference::loss::{argmax, cross_entropy, smoothed_targets};
 use ::inorm::reference::Mat;
 use ::inorm::testing::{labels, matrix};
 use ::inorm::tolerance::ANALYTIC_REL;
@@ -61,8 +61,8 @@ fn cross_entropy_label_smoothing_gradient() {
     );
 }
 
-/// `correct` counts the rows whose first maximal logit is the label (3 of 4 for both label sets: ties go to
-/// the earlier class).
+/// `correct` counts the rows whose first maximal logit is the label (ties go to the earlier class), and
+/// `argmax` returns the first maximum, never a NaN's index.
 #[test]
 fn cross_entropy_counts_correct_rows_first_maximum_on_ties() {
     let o = Mat::from_row_slice(
@@ -76,5 +76,9 @@ fn cross_entropy_counts_correct_rows_first_maximum_on_ties() {
         ],
     );
     assert_eq!(cross_entropy(&o, &[1, 0, 1, 2], 0.1).correct, 3);
-    assert_eq!(cross_entropy(&o, &[1, 1, 0, 2], 0.0).correct, 3);
+    assert_eq!(cross_entropy(&o, &[1, 0, 0, 2], 0.0).correct, 4);
+    assert_eq!(argmax([1.0, 3.0, 3.0, 0.0].into_iter()), 1);
+    assert_eq!(argmax([-2.0, -1.0, -3.0].into_iter()), 1);
+    assert_eq!(argmax([0.0, 1.0, 5.0].into_iter()), 2);
+    assert_eq!(argmax([f64::NAN, 1.0, f64::NAN].into_iter()), 1);
 }

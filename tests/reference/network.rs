@@ -449,9 +449,9 @@ fn task_gradients_case(
     let theta_c = (l0.abs().max(1.0) / g_max.max(f64::MIN_POSITIVE)).min(1.0);
     // The stencil at h/4 where h's truncation shows (as in `scalar_checks`; measured: inorm, n = 4, an entry
     // 1.3e-8 off at h).
-    let (fd, h_fd, trunc) = fd4_refined(&loss, &theta, 1e-4 * theta_c, &[theta.len()]);
     let u = unit(&normals(seed, 1, theta.len()));
-    let l_noise = value_noise(&loss, &theta, &u, l0.abs(), h_fd);
+    let l_noise = value_noise(&loss, &theta, &u, l0.abs(), 1e-4 * theta_c);
+    let (fd, h_fd, trunc) = fd4_refined(&loss, &theta, 1e-4 * theta_c, &[theta.len()], l_noise);
     if crossed.get() {
         w.add("cases_rejected_fd_straddles_relu (count)", 1.0);
     }
