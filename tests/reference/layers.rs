@@ -190,38 +190,61 @@ fn check_small(kind: Kind, cases: u32) {
         &name,
         cases,
         (small_layer(kind), any::<u64>()),
-        |(layer, seed), w: &Worst| {
-            // n = 1 under LN is exactly constant (y = 0, J = 0). n = 2 under LN is the ε-term only
-            // (y = ±sqrt(v/(v+ε)), J ∝ ε/(vσ) ≪ its terms 1/σ), so an error relative to ‖J‖ says nothing: it is
-            // checked relative to its terms in layernorm.rs. Other LN rows need σ ≫ the FD step.
-            let n = layer.w_ee.nrows();
-            prop_assume!(!kind.ln() || n == 1 || (n >= 3 && layer.sigma_min() >= LN_SIGMA_MIN));
-            let (theta, _) = layer.theta();
-            let f = |t: &[f64]| layer.f(t);
-            let vjp = |v: &[f64]| layer.vjp(&theta, v);
-            let e = fd_jacobian_rel(&f, &vjp, &theta, 1e-5);
-            w.rec("fd_jacobian", e);
-            prop_assert!(e <= FD_REL, "{} FD Jacobian rel {e:.2e}", kind.name());
-            // A unit direction: the step t·u stays 1e-3 in any number of parameters (≪ σ of LN rows).
-            let u = unit(&normals(seed, 1, theta.len()));
-            let e = dot_rel(
-                &f,
-                &vjp,
-                &theta,
-                &u,
-                seed,
-                1e-3 * layer.sigma_min().min(1.0),
-            );
-            w.rec("dot", e);
-            prop_assert!(e <= DOT_REL, "{} dot rel {e:.2e}", kind.name());
-            if !(kind.ln() && n == 1) {
-                let (r, ok) = taylor(&f, &vjp, &theta, &u, seed, 1e-2);
-                w.rec("taylor_rate_deficit", rate_deficit(&r));
-                prop_assert!(ok, "{} Taylor {r:?}", kind.name());
-            }
-            Ok(())
-        },
+        |(layer, seed), w: &Worst| small_case(kind, &layer, seed, w),
     );
+}
+
+/// One case of [`check_small`]: the layer's full FD Jacobian, a dot-product test and a Taylor test.
+fn small_case(kind: Kind, layer: &Layer, seed: u64, w: &Worst) -> Result<(), TestCaseError> {
+    // n = 1 under LN is exactly constant (y = 0, J = 0). n = 2 under LN is the ε-term only
+    // (y = ±sqrt(v/(v+ε)), J ∝ ε/(vσ) ≪ its terms 1/σ), so an error relative to ‖J‖ says nothing: it is
+    // checked relative to its terms in layernorm.rs. Other LN rows need σ ≫ the FD step.
+    let n = layer.w_ee.nrows();
+    prop_assume!(!kind.ln() || n == 1 || (n >= 3 && layer.sigma_min() >= LN_SIGMA_MIN));
+    let (theta, _) = layer.theta();
+    let f = |t: &[f64]| layer.f(t);
+    let vjp = |v: &[f64]| layer.vjp(&theta, v);
+    let e = fd_jacobian_rel(&f, &vjp, &theta, 1e-5);
+    w.rec("fd_jacobian", e);
+    prop_assert!(e <= FD_REL, "{} FD Jacobian rel {e:.2e}", kind.name());
+    // A unit direction: the step t·u stays 1e-3 in any number of parameters (≪ σ of LN rows).
+    let u = unit(&normals(seed, 1, theta.len()));
+    let e = dot_rel(
+        &f,
+        &vjp,
+        &theta,
+        &u,
+        seed,
+        1e-3 * layer.sigma_min().min(1.0),
+    );
+    w.rec("dot", e);
+    prop_assert!(e <= DOT_REL, "{} dot rel {e:.2e}", kind.name());
+    if !(kind.ln() && n == 1) {
+        let (r, ok) = taylor(&f, &vjp, &theta, &u, seed, 1e-2);
+        w.rec("taylor_rate_deficit", rate_deficit(&r));
+        prop_assert!(ok, "{} Taylor {r:?}", kind.name());
+    }
+    Ok(())
+}
+
+/// A case a random-seed run of the EI+LN layer's test found failing, replayed by value: the full FD
+/// Jacobian 1.50e-8 off (FD_REL = 1e-8) at h = 1e-5, the 2-point stencil's truncation on an LN row of small
+/// σ, before `fd_jacobian_rel` chose between h and h/4.
+#[test]
+fn ei_ln_layer_replays_found_case() {
+    let m = |r: usize, c: usize, v: &[f64]| Mat::from_column_slice(r, c, v);
+    #[rustfmt::skip]
+    let layer = Layer {
+        kind: Kind::EiLn,
+        x: m(2, 5, &[1.7276346331930432, 0.0, -0.15273162647835606, 0.0, 1.4950152744544818, 0.0, 1.4906974430937763, 0.0, 1.8731394587690766, 0.0]),
+        w_ee: m(4, 5, &[1.4736701694309076, 0.35573939627829854, 1.188515718284137, 0.0, 0.0, 0.0, 0.0, 0.0, 0.2373546651330292, 0.0, 0.0, 0.28318474333773025, 0.0, 0.0, 0.32105282408938884, 1.6660858542678767, 0.3856687843126543, 0.1493952231488243, 1.1701635976006768, 0.0]),
+        w_ie: m(3, 5, &[0.0, 0.0, 1.8452245828140927, 0.0, 0.0, 0.0, 1.7349355234975097, 0.0, 1.7747525650032676, 1.634378295485098, 0.0, 0.0, 1.8375344351013148, 0.6052528191420794, 0.0]),
+        w_ei: m(4, 3, &[0.3055845343407577, 0.27976746902227356, 0.710182940344468, 0.3213395295731554, 0.3322985168114743, 0.6570575120144109, 0.0749030944410339, 0.32333134443508715, 0.36211694884776796, 0.06317501896331555, 0.2149139652144982, 0.35532912599175737]),
+        b: m(4, 1, &[-1.389841774347262, 0.0, 0.0, 0.0]),
+    };
+    if let Err(e) = small_case(Kind::EiLn, &layer, 1931747896754849116, &Worst::default()) {
+        panic!("{e}");
+    }
 }
 
 fn check_realistic(kind: Kind) {
