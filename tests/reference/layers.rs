@@ -128,6 +128,14 @@ impl Layer {
         let c = ln_forward(&self.z(&self.theta().0), LN_EPS);
         c.sigma.min()
     }
+
+    /// The dot-product test of the layer's backward at `theta` along `u`, with the step 1e-3 × min(σ, 1)
+    /// (≪ σ of LN rows).
+    fn dot_rel(&self, theta: &[f64], u: &[f64], seed: u64) -> f64 {
+        let f = |t: &[f64]| self.f(t);
+        let vjp = |v: &[f64]| self.vjp(theta, v);
+        dot_rel(&f, &vjp, theta, u, seed, 1e-3 * self.sigma_min().min(1.0))
+    }
 }
 
 /// Smallest row σ of the LN composites checked against FD here: FD_REL assumes |f⁽³⁾| ≲ 50·|f′| and LN's
@@ -209,14 +217,7 @@ fn small_case(kind: Kind, layer: &Layer, seed: u64, w: &Worst) -> Result<(), Tes
     prop_assert!(e <= FD_REL, "{} FD Jacobian rel {e:.2e}", kind.name());
     // A unit direction: the step t·u stays 1e-3 in any number of parameters (≪ σ of LN rows).
     let u = unit(&normals(seed, 1, theta.len()));
-    let e = dot_rel(
-        &f,
-        &vjp,
-        &theta,
-        &u,
-        seed,
-        1e-3 * layer.sigma_min().min(1.0),
-    );
+    let e = layer.dot_rel(&theta, &u, seed);
     w.rec("dot", e);
     prop_assert!(e <= DOT_REL, "{} dot rel {e:.2e}", kind.name());
     if !(kind.ln() && n == 1) {
@@ -258,14 +259,7 @@ fn check_realistic(kind: Kind) {
         // ≈ 10% of σ); the polynomial layers keep the standard normal direction (the stencil is exact for them).
         let u = normals(seed, 1, theta.len());
         let u = if kind.ln() { unit(&u) } else { u };
-        let e = dot_rel(
-            &f,
-            &vjp,
-            &theta,
-            &u,
-            seed,
-            1e-3 * layer.sigma_min().min(1.0),
-        );
+        let e = layer.dot_rel(&theta, &u, seed);
         worst.rec("dot", e);
         assert!(e <= DOT_REL, "{} seed {seed}: dot rel {e:.2e}", kind.name());
         let (r, ok) = taylor(
