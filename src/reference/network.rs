@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::init::init_params;
 use crate::model::{
     validate_params, BackendInfo, Batch, EvalReport, GradNorm, GradReport, HiddenKind, HostTensor,
-    Hyper, LayerDiag, NetSpec, ParamSet, StepReport, TrainedBy, Trainer, HIDDEN_LAYERS, LN_EPS,
+    Hyper, LayerDiag, NetSpec, ParamSet, StepReport, Trainer, HIDDEN_LAYERS, LN_EPS,
 };
 
 /// What a hidden layer's forward keeps for its backward and diagnostics.
@@ -431,23 +431,15 @@ impl Trainer for ReferenceNet {
     fn grads(&mut self, batch: Batch<'_>) -> Result<GradReport> {
         let x = batch_matrix(&batch, self.spec.input)?;
         let pass = self.forward_backward(&x, batch.y, true)?;
-        let infos = self.spec.param_infos();
-        let task: BTreeMap<String, Mat> = pass
-            .grads
-            .into_iter()
-            .filter(|(k, _)| {
-                infos
-                    .iter()
-                    .any(|i| &i.name == k && i.trained_by == TrainedBy::Task)
-            })
-            .collect();
+        // `pass.grads` holds exactly the parameters the task trains (the detach map, paper/model.md §6.2;
+        // tested in reference::network), so it is reported as it is.
         Ok(GradReport {
             loss: pass.loss,
             local_loss: pass.local_loss,
             logits: HostTensor::from_matrix(&pass.logits),
             z: pass.z.iter().map(HostTensor::from_matrix).collect(),
             y: pass.y.iter().map(HostTensor::from_matrix).collect(),
-            grads: self.to_host(&task),
+            grads: self.to_host(&pass.grads),
             local_grads: self.to_host(&pass.local_grads),
             diag: pass.diag,
         })
