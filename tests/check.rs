@@ -585,3 +585,40 @@ fn measured_noise_floor_hides_roundoff_not_a_wrong_gradient() {
     let bad = crate::reference::directional_rel(&loss, &wrong, &x, &u, 1e-4);
     assert!(bad > DOT_REL, "gradient 1e-6 off scored {bad:e}");
 }
+
+/// The points lie at `x + (i − 16)·h·u`, i = 0..32 (centred on x): a function that is NaN farther than 16 h
+/// from x is still estimated, and one that is NaN beyond 15.5 h on the positive side is not.
+#[test]
+fn noise_level_evaluates_points_centred_on_x() {
+    let h = 1e-6;
+    let within = |limit_lo: f64, limit_hi: f64| {
+        move |t: &[f64]| {
+            if t[0] < -limit_lo * h || t[0] > limit_hi * h {
+                f64::NAN
+            } else {
+                1.0 + noisy(t, 1e-10, 5)
+            }
+        }
+    };
+    let s = noise_level_search(within(16.0 + 1e-3, 15.0 + 1e-3), &[0.0], &[1.0], h).unwrap();
+    assert!(s.is_some(), "centred points: {s:?}");
+    assert!(noise_level(within(16.0 + 1e-3, 14.5), &[0.0], &[1.0], h, 32).is_err());
+    assert!(noise_level(within(15.5, 15.0 + 1e-3), &[0.0], &[1.0], h, 32).is_err());
+}
+
+/// The 10 % range rule decides alone: pure noise of σ = 1e-3 around 1000 (a spread of about 0.005, far
+/// below 10 % of the values) is estimated; 100 ± 10·z (a spread far above) is "too large" though its
+/// differences are noise too.
+#[test]
+fn noise_level_range_rule_is_relative_to_the_values() {
+    let big = |t: &[f64]| 1000.0 + noisy(t, 1e-3, 6);
+    assert!(matches!(
+        noise_level(big, &[0.0], &[1.0], 1e-6, 32).unwrap(),
+        Noise::Level(_)
+    ));
+    let wide = |t: &[f64]| 100.0 + 10.0 * (noisy(t, 1.0, 7) - noisy(t, 0.0, 7));
+    assert_eq!(
+        noise_level(wide, &[0.0], &[1.0], 1e-6, 32).unwrap(),
+        Noise::StepTooLarge
+    );
+}
