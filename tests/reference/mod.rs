@@ -311,7 +311,19 @@ pub fn directional_rel(
         .iter()
         .map(|t| loss(&x.iter().zip(u).map(|(p, d)| p + t * d).collect::<Vec<_>>()).abs())
         .fold(0.0f64, f64::max);
-    let l_noise = value_noise(loss, x, u, l_max, h);
+    directional_rel_at_noise(loss, grad, x, u, h, value_noise(loss, x, u, l_max, h))
+}
+
+/// [`directional_rel`] with the rounding of the loss's values, `l_noise` (see [`value_noise`]), already
+/// measured along `u` (so that `scalar_checks` measures it once for its FD and directional tests).
+pub fn directional_rel_at_noise(
+    loss: &dyn Fn(&[f64]) -> f64,
+    grad: &[f64],
+    x: &[f64],
+    u: &[f64],
+    h: f64,
+    l_noise: f64,
+) -> f64 {
     let d = ::inorm::check::directional_test(loss, grad, x, u, h).unwrap();
     let q = ::inorm::check::directional_test(loss, grad, x, u, h / 4.0).unwrap();
     let diff = (d.fd - q.fd).abs();
@@ -368,10 +380,11 @@ impl ScalarChecks {
     }
 }
 
-/// Whether the 5-point stencil at h/4 has the smaller estimated error than the one at h, given their
+/// Whether a central stencil at h/4 has the smaller estimated error than the one at h, given their
 /// difference `diff` and the roundoff `noise` of the stencil at h: h's error is its truncation ≈ `diff` (the
-/// truncation falls as h⁴, so the difference is 255/256 of h's) plus `noise`; h/4's is `diff/255` plus
-/// `4·noise`. So h/4 wins where `diff > 3·noise` (up to the factor 254/255). A rule set by the tolerance
+/// 5-point stencil's truncation falls as h⁴, so the difference is 255/256 of h's; the 2-point one's as h²,
+/// 15/16) plus `noise`; h/4's is `diff/255` (or `diff/15`) plus `4·noise`. So h/4 wins where
+/// `diff > 3·noise`, up to a factor 254/255 (14/15). A rule set by the tolerance
 /// instead ("refine where the stencils differ by more than it") leaves an error just under the tolerance
 /// unrefined and then failing it (measured: a directional error of 1.01e-9 against DOT_REL = 1e-9 with the
 /// stencils 0.99e-9 apart).
@@ -485,7 +498,7 @@ pub fn scalar_checks(
         off += len;
     }
     assert_eq!(off, g.len(), "block lengths cover the parameters");
-    let dir_rel = directional_rel(&at, &g, &phi0, &u, h_dir);
+    let dir_rel = directional_rel_at_noise(&at, &g, &phi0, &u, h_dir, l_noise);
     let mut taylor = None;
     let mut taylor_pass = false;
     for k in 0..3u64 {
