@@ -545,6 +545,25 @@ fn noise_level_tells_steps_that_are_too_small_or_too_large() {
     );
 }
 
+/// The "too small" rule at its boundary: with 8 points there are 7 first differences, and the step is too
+/// small when at least half of the points' worth (4) of them are exactly 0. A staircase of width 2h on dyadic
+/// points gives exactly 4 zero differences (0,1,0,1,0,1,0) or, shifted by half a stair, exactly 3 (1,0,1,0,1,0,1).
+#[test]
+fn noise_level_too_small_rule_at_half_the_points() {
+    let h = 1.0 / 1024.0;
+    let stairs = |shift: f64| move |t: &[f64]| 1000.0 + 1e-3 * (t[0] / (2.0 * h) + shift).floor();
+    assert_eq!(
+        noise_level(stairs(0.0), &[0.0], &[1.0], h, 8).unwrap(),
+        Noise::StepTooSmall,
+        "4 of 7 first differences are 0"
+    );
+    assert_ne!(
+        noise_level(stairs(0.5), &[0.0], &[1.0], h, 8).unwrap(),
+        Noise::StepTooSmall,
+        "3 of 7 first differences are 0"
+    );
+}
+
 #[test]
 fn noise_level_rejects_bad_arguments() {
     let f = |t: &[f64]| t[0];
