@@ -29,7 +29,9 @@ case "$module" in
   # inorm_realistic_dot_and_taylor (~5 min, realistic-shape FD) is left out: the same formulas are proven
   # at small shapes by FD in the other reference:: tests.
   reference) re='^src/reference/'; tests=(reference:: --skip inorm_realistic_dot_and_taylor) ;;
-  fast) re='^src/fast/'; tests=(fast::) ;;
+  # The fast path's own tests, and those that drive it through the lockstep trainer, the PyTorch interop,
+  # the experiment runner and the CLI (each a few seconds; not faults::, which trains for a minute).
+  fast) re='^src/fast/'; tests=(fast:: lockstep:: interop:: experiment:: cli:: stress::) ;;
   claims) re='^src/experiment/claims\.rs'; tests=(experiment:: gate::) ;;
   *)
     echo "error: unknown module '$module'; use one of: theorem check init reference fast claims" >&2
