@@ -9,7 +9,7 @@ use inorm::experiment::run_sweep_grouped;
 use inorm::experiment::{read_result, result_path, run_sweep, Shard, SweepSpec, WidthRule};
 use inorm::fast::{host_reads, LockstepNet};
 use inorm::init::init_params;
-use inorm::model::{paper_config, GradNorm, Hyper, NetSpec, Preset};
+use inorm::model::{paper_config, GradNorm, Hyper, NetSpec, ParamSet, Preset};
 use inorm::tolerance::FAST_F32_TRAJECTORY;
 use inorm::train::lockstep::{check_group, train_lockstep};
 use inorm::train::{train_run, RunResult, RunStatus, TrainConfig, TrainEval};
@@ -167,6 +167,104 @@ fn a_diverging_member_does_not_disturb_the_others() {
             "{preset}: {r:e} {p:e}"
         );
     }
+}
+
+/// Largest relative difference over the tensors of two parameter sets with the same names.
+fn paramset_rel(a: &ParamSet, b: &ParamSet) -> f64 {
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    let mut worst = 0.0f64;
+    for (name, t) in a {
+        let scale = t.data.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
+        for (x, y) in t.data.iter().zip(&b[name].data) {
+            worst = worst.max((x - y).abs() / scale);
+        }
+    }
+    worst
+}
+
+#[test]
+fn a_lockstep_member_reports_what_a_group_of_one_reports() {
+    // K = 2 networks on different batches in f64: member k's forward/backward report equals that of a group
+    // holding network k alone; len, is_empty and live describe the group; a batch count that does not match K
+    // is an error; a member that diverges is marked not live and the other stays live.
+    let spec = NetSpec::new(Preset::INormGn(GradNorm::Full), 12);
+    let params: Vec<ParamSet> = (1..3).map(|s| init_params(&spec, s).unwrap()).collect();
+    let group = |p: &[ParamSet]| {
+        LockstepNet::new(
+            spec.clone(),
+            p,
+            candle_core::DType::F64,
+            candle_core::Device::Cpu,
+        )
+        .unwrap()
+    };
+    let mut net = group(&params);
+    assert_eq!(net.len(), 2);
+    assert!(!net.is_empty());
+    assert_eq!(net.live(), &[true, true]);
+    let xs: Vec<Vec<f32>> = (0..2)
+        .map(|k| {
+            (0..4 * 784)
+                .map(|i| ((i * 7 + k * 13) % 17) as f32 / 17.0)
+                .collect()
+        })
+        .collect();
+    let ys = [[1u8, 2, 3, 4], [5, 6, 7, 8]];
+    let both = net.grads(&[&xs[0], &xs[1]], &[&ys[0], &ys[1]]).unwrap();
+    assert_eq!(both.len(), 2);
+    for (k, got) in both.iter().enumerate() {
+        let want = group(&params[k..k + 1])
+            .grads(&[&xs[k]], &[&ys[k]])
+            .unwrap()
+            .remove(0);
+        let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-300);
+        assert!(
+            rel(got.loss, want.loss) <= LOCKSTEP_F64_REL,
+            "member {k} loss"
+        );
+        for (g, w) in got.local_loss.iter().zip(&want.local_loss) {
+            assert!(rel(*g, *w) <= LOCKSTEP_F64_REL, "member {k} local loss");
+        }
+        assert!(
+            paramset_rel(&got.grads, &want.grads) <= LOCKSTEP_F64_REL,
+            "member {k} grads"
+        );
+        assert!(
+            paramset_rel(&got.local_grads, &want.local_grads) <= LOCKSTEP_F64_REL,
+            "member {k} local grads"
+        );
+        assert_eq!(got.diag.len(), want.diag.len());
+        for (g, w) in got.diag.iter().zip(&want.diag) {
+            for (a, b) in [
+                (g.output_alignment, w.output_alignment),
+                (g.gradient_alignment, w.gradient_alignment),
+                (g.mean, w.mean),
+                (g.var, w.var),
+            ] {
+                assert!(
+                    rel(a, b) <= LOCKSTEP_F64_REL,
+                    "member {k} diagnostics {a} vs {b}"
+                );
+            }
+        }
+    }
+    let e = net
+        .grads(&[&xs[0], &xs[1]], &[&ys[0]])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2 batches"), "{e}");
+    let hyper = [
+        Hyper::sgd(1e-3, 1e-3, 1e-3),
+        Hyper::sgd(1e200, 1e200, 1e200),
+    ];
+    for _ in 0..5 {
+        if !net.live()[1] {
+            break;
+        }
+        net.step(&[&xs[0], &xs[1]], &[&ys[0], &ys[1]], &hyper, false)
+            .unwrap();
+    }
+    assert_eq!(net.live(), &[true, false]);
 }
 
 #[test]
@@ -372,6 +470,8 @@ fn inorm_bench_writes_json_and_markdown() {
             "--out",
         ])
         .arg(&out)
+        .env_remove("RAYON_NUM_THREADS")
+        .env_remove("CANDLE_NUM_THREADS")
         .output()
         .unwrap();
     assert!(
@@ -385,6 +485,8 @@ fn inorm_bench_writes_json_and_markdown() {
         serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
     assert_eq!(js["cells"].as_array().unwrap().len(), 4);
     assert!(js["gemm_peak_gflops"].as_f64().unwrap() > 0.0);
+    // The CLI sets its kernel threads (--threads, default 1) for candle and rayon, and the bench records them.
+    assert_eq!(js["threads"], "1");
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_inorm"))
         .args(["bench", "--k", "0"])
         .output()

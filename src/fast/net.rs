@@ -779,15 +779,9 @@ impl LockstepNet {
         let pass = self.forward_backward(x, &targets, &labels, true)?;
         let table = host_f64(&pass.summary)?;
         let cols = table.len() / self.k;
-        let task: BTreeMap<String, Tensor> = pass
-            .grads
-            .into_iter()
-            .filter(|(k, _)| {
-                self.infos
-                    .iter()
-                    .any(|i| &i.name == k && i.trained_by == TrainedBy::Task)
-            })
-            .collect();
+        // The backward inserts task gradients only, one per task-trained parameter (hidden_backward and the
+        // output layer); local-loss gradients live in `pass.local_grads`.
+        let task = pass.grads;
         let mut out = Vec::with_capacity(self.k);
         for (k, row) in table.chunks(cols).enumerate() {
             out.push(GradReport {

@@ -4,10 +4,10 @@
 use candle_core::{DType, Device, Tensor};
 use inorm::backend::{make_trainer, Backend};
 use inorm::error::Error;
-use inorm::fast::ops::{cosine, gram_cosine};
+use inorm::fast::ops::{cosine, gram_cosine, sgd_update};
 use inorm::model::{Batch, Hyper, NetSpec, Preset};
 use inorm::rng::{SeedRng, Stream};
-use inorm::tolerance::{FAST_F32_REL, FAST_F64_REL};
+use inorm::tolerance::{EPS32, FAST_F32_REL, FAST_F64_REL};
 
 use super::common::{batch, conditions, perturbed_params};
 
@@ -70,6 +70,10 @@ fn backend_names_round_trip_and_bad_inputs_are_errors() {
     let spec = NetSpec::new(Preset::Ei, 8);
     let params = inorm::init::init_params(&spec, 0).unwrap();
     assert!(inorm::fast::FastNet::new(spec.clone(), &params, DType::F16, Device::Cpu).is_err());
+    for (f64, dtype) in [(true, "f64"), (false, "f32")] {
+        let t = make_trainer(Backend::Fast { f64 }, spec.clone(), &params).unwrap();
+        assert_eq!(t.backend().dtype, dtype);
+    }
     let mut t = make_trainer(Backend::Fast { f64: false }, spec, &params).unwrap();
     let r = t.grads(Batch {
         x: &[0.0; 3],
@@ -115,5 +119,76 @@ fn evaluation_matches_reference_every_condition() {
                 assert!((g.1 - w.1).abs() <= tol * w.1.abs().max(1.0), "{name} var");
             }
         }
+    }
+}
+
+/// One update `max(p − lr·g, 0)` of values below 8 in magnitude, computed in f32: the product and the
+/// difference each round once (2 × EPS32 × 8, doubled for the f32 inputs' own rounding).
+const SGD_ONE_STEP_ABS: f64 = 4.0 * EPS32 * 8.0;
+
+#[test]
+fn sgd_update_works_on_views_and_rejects_mismatched_steps() {
+    // K = 3 networks of 4 parameters, held as rows 1..4 of a 5×4 tensor (a contiguous view that starts at
+    // element 4), the step a view of rows 1..4 of another tensor; network 1 has diverged (lr None). The
+    // fused in-place update must touch exactly the view's rows, each with its own learning rate, and clamp.
+    let lr = [Some(0.5), None, Some(2.0)];
+    for dt in [DType::F64, DType::F32] {
+        let pv: Vec<f64> = (0..20).map(|i| (i as f64 - 7.0) / 4.0).collect();
+        let gv: Vec<f64> = (0..20).map(|i| ((i * 5) % 9) as f64 / 8.0 - 0.3).collect();
+        let base = Tensor::from_slice(&pv, (5, 4), &Device::Cpu)
+            .unwrap()
+            .to_dtype(dt)
+            .unwrap();
+        let gbase = Tensor::from_slice(&gv, (5, 4), &Device::Cpu)
+            .unwrap()
+            .to_dtype(dt)
+            .unwrap();
+        let p = base.narrow(0, 1, 3).unwrap();
+        let g = gbase.narrow(0, 1, 3).unwrap();
+        let out = sgd_update(&p, &g, &lr, &[0.0; 3], true).unwrap();
+        let got = out
+            .to_dtype(DType::F64)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let all = base
+            .to_dtype(DType::F64)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        for k in 0..3 {
+            for j in 0..4 {
+                let i = 4 * (k + 1) + j;
+                let want = match lr[k] {
+                    Some(l) => (pv[i] - l * gv[i]).max(0.0),
+                    None => pv[i],
+                };
+                assert!(
+                    (got[4 * k + j] - want).abs() <= SGD_ONE_STEP_ABS,
+                    "{dt:?} network {k} [{j}]"
+                );
+                assert_eq!(
+                    all[i],
+                    got[4 * k + j],
+                    "{dt:?}: the view's storage is updated in place"
+                );
+            }
+        }
+        for i in (0..4).chain(16..20) {
+            assert_eq!(
+                all[i], pv[i],
+                "{dt:?}: element {i} outside the view changed"
+            );
+        }
+        let p = Tensor::zeros((2, 3), dt, &Device::Cpu).unwrap();
+        let g = Tensor::zeros((2, 2), dt, &Device::Cpu).unwrap();
+        let e = sgd_update(&p, &g, &[Some(0.1); 2], &[0.0; 2], false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("6 vs 4 elements"), "{dt:?}: {e}");
     }
 }
