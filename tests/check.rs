@@ -641,3 +641,22 @@ fn noise_level_range_rule_is_relative_to_the_values() {
         Noise::StepTooLarge
     );
 }
+
+#[test]
+fn noise_level_range_rule_at_exactly_ten_percent() {
+    // Values alternating 9, 10, 9, 10 (4 points at t = −2..1): the range 1 is exactly 10 % of the largest
+    // value (0.1 × 10 rounds to 1.0), which the rule still accepts ("more than 10 %" is too large). The
+    // differences are then pure alternation: first differences ±1 with a sign change, estimates
+    // sqrt(γ_k·mean((Δᵏf)²)) = √0.5, √(2/3), √0.8 within a factor 4, so the level is √0.5.
+    let alternating = |t: &[f64]| {
+        if (t[0].round() as i64).rem_euclid(2) == 0 {
+            9.0
+        } else {
+            10.0
+        }
+    };
+    assert_eq!(
+        noise_level(alternating, &[0.0], &[1.0], 1.0, 4).unwrap(),
+        Noise::Level(0.5f64.sqrt())
+    );
+}
