@@ -643,6 +643,48 @@ fn noise_level_range_rule_is_relative_to_the_values() {
 }
 
 #[test]
+fn noise_level_needs_a_sign_change_in_the_differences() {
+    // 4 points at t = −2..1, within 10 % of each other, whose three estimates sqrt(γ_k·mean((Δᵏf)²)) agree
+    // within a factor 4; the only window (k = 1..3) starts at first differences without a sign change:
+    // [−1, −½, −1] (strictly one sign) and [−1, 0, −1] (largest exactly 0), so the smooth part may still
+    // show there and no level is given.
+    for values in [[100.0, 99.0, 98.5, 97.5], [100.0, 99.0, 99.0, 98.0]] {
+        let f = |t: &[f64]| values[(t[0] + 2.0) as usize];
+        assert_eq!(
+            noise_level(f, &[0.0], &[1.0], 1.0, 4).unwrap(),
+            Noise::StepTooLarge,
+            "{values:?}"
+        );
+    }
+}
+
+#[test]
+fn noise_level_search_stops_at_the_first_reversal() {
+    // f is flat within 1e-3 of 0 and a steep parabola outside: at h = 1e-6 the 32 points (|t| ≤ 1.6e-5) see
+    // no variation (step too small), at 1e-4 (|t| ≤ 1.6e-3) they vary by more than 10 % (too large). Starting
+    // from either, the search moves once, meets the opposite answer and gives up: 2 × 32 evaluations of f,
+    // not a third try at the step it started from (which answers the same; f may be expensive).
+    let calls = std::cell::Cell::new(0usize);
+    let f = |t: &[f64]| {
+        calls.set(calls.get() + 1);
+        if t[0].abs() < 1e-3 {
+            1.0
+        } else {
+            1.0 + 1e6 * t[0] * t[0]
+        }
+    };
+    for h in [1e-6, 1e-4] {
+        calls.set(0);
+        assert_eq!(
+            noise_level_search(f, &[0.0], &[1.0], h).unwrap(),
+            None,
+            "h {h}"
+        );
+        assert_eq!(calls.get(), 2 * inorm::check::noise::SEARCH_POINTS, "h {h}");
+    }
+}
+
+#[test]
 fn noise_level_range_rule_at_exactly_ten_percent() {
     // Values alternating 9, 10, 9, 10 (4 points at t = −2..1): the range 1 is exactly 10 % of the largest
     // value (0.1 × 10 rounds to 1.0), which the rule still accepts ("more than 10 %" is too large). The

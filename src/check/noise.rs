@@ -108,7 +108,8 @@ pub const SEARCH_POINTS: usize = 32;
 
 /// The noise level of `f` near `x` along `u`, trying steps from `h` down (÷100 while the smooth part shows)
 /// and up (×100 while `f` does not vary), at most 4 steps, [`SEARCH_POINTS`] points each; `None` if no step
-/// gives a level.
+/// gives a level. It stops at the first reversal (too large after a move up, or too small after a move
+/// down): the next step would be the one already tried.
 pub fn noise_level_search(
     f: impl Fn(&[f64]) -> f64,
     x: &[f64],

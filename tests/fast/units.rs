@@ -190,5 +190,21 @@ fn sgd_update_works_on_views_and_rejects_mismatched_steps() {
             .unwrap_err()
             .to_string();
         assert!(e.contains("6 vs 4 elements"), "{dt:?}: {e}");
+        // Equal counts that K networks cannot share, and no network at all: errors, not a partial update.
+        let p = Tensor::zeros(5, dt, &Device::Cpu).unwrap();
+        let e = sgd_update(
+            &p,
+            &p.zeros_like().unwrap(),
+            &[Some(0.1); 2],
+            &[0.0; 2],
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("5 vs 5 elements for 2 networks"), "{dt:?}: {e}");
+        let e = sgd_update(&p, &p.zeros_like().unwrap(), &[], &[], false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("for 0 networks"), "{dt:?}: {e}");
     }
 }
