@@ -132,6 +132,10 @@ fn sgd_update_works_on_views_and_rejects_mismatched_steps() {
     // element 4), the step a view of rows 1..4 of another tensor; network 1 has diverged (lr None). The
     // fused in-place update must touch exactly the view's rows, each with its own learning rate, and clamp.
     let lr = [Some(0.5), None, Some(2.0)];
+    let host = |t: &Tensor| -> Vec<f64> {
+        let t = t.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
+        t.to_vec1::<f64>().unwrap()
+    };
     for dt in [DType::F64, DType::F32] {
         let pv: Vec<f64> = (0..20).map(|i| (i as f64 - 7.0) / 4.0).collect();
         let gv: Vec<f64> = (0..20).map(|i| ((i * 5) % 9) as f64 / 8.0 - 0.3).collect();
@@ -146,20 +150,8 @@ fn sgd_update_works_on_views_and_rejects_mismatched_steps() {
         let p = base.narrow(0, 1, 3).unwrap();
         let g = gbase.narrow(0, 1, 3).unwrap();
         let out = sgd_update(&p, &g, &lr, &[0.0; 3], true).unwrap();
-        let got = out
-            .to_dtype(DType::F64)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        let all = base
-            .to_dtype(DType::F64)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
+        let got = host(&out);
+        let all = host(&base);
         for k in 0..3 {
             for j in 0..4 {
                 let i = 4 * (k + 1) + j;

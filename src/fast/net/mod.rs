@@ -81,6 +81,20 @@ fn device_shape(name: &str, shape: &[usize]) -> Vec<usize> {
     }
 }
 
+/// The diagnostics of each hidden layer in one network's row of the read-back table (empty when the pass
+/// computed none).
+fn layer_diags(row: &[f64]) -> Vec<LayerDiag> {
+    row[SUMMARY_HEAD..]
+        .chunks(DIAG_COLS)
+        .map(|d| LayerDiag {
+            output_alignment: d[0],
+            gradient_alignment: d[1],
+            mean: d[2],
+            var: d[3],
+        })
+        .collect()
+}
+
 impl LockstepNet {
     /// K = `params.len()` networks of `spec`, network k starting from `params[k]` (each checked against
     /// the preset's names and shapes), in `dtype` (`F32` or `F64`) on `device`.
@@ -322,15 +336,7 @@ impl LockstepNet {
                 out.push(Err(Error::Diverged(format!("local loss is {local_loss}"))));
                 continue;
             }
-            let diag = row[SUMMARY_HEAD..]
-                .chunks(DIAG_COLS)
-                .map(|d| LayerDiag {
-                    output_alignment: d[0],
-                    gradient_alignment: d[1],
-                    mean: d[2],
-                    var: d[3],
-                })
-                .collect();
+            let diag = layer_diags(row);
             out.push(Ok(StepReport {
                 loss,
                 local_loss,
@@ -390,6 +396,10 @@ impl LockstepNet {
         let task = pass.grads;
         let mut out = Vec::with_capacity(self.k);
         for (k, row) in table.chunks(cols).enumerate() {
+            let member = |t: &Tensor| -> Result<HostTensor> {
+                let t = t.get(k)?;
+                HostTensor::new(t.dims().to_vec(), host_f64(&t)?)
+            };
             out.push(GradReport {
                 loss: row[0],
                 local_loss: row[2..SUMMARY_HEAD].to_vec(),
@@ -397,30 +407,16 @@ impl LockstepNet {
                 z: pass
                     .hidden
                     .iter()
-                    .map(|h| {
-                        let z = h.z.get(k)?;
-                        HostTensor::new(z.dims().to_vec(), host_f64(&z)?)
-                    })
+                    .map(|h| member(&h.z))
                     .collect::<Result<_>>()?,
                 y: pass
                     .hidden
                     .iter()
-                    .map(|h| {
-                        let y = h.out.get(k)?;
-                        HostTensor::new(y.dims().to_vec(), host_f64(&y)?)
-                    })
+                    .map(|h| member(&h.out))
                     .collect::<Result<_>>()?,
                 grads: self.member_host(&task, k)?,
                 local_grads: self.member_host(&pass.local_grads, k)?,
-                diag: row[SUMMARY_HEAD..]
-                    .chunks(DIAG_COLS)
-                    .map(|d| LayerDiag {
-                        output_alignment: d[0],
-                        gradient_alignment: d[1],
-                        mean: d[2],
-                        var: d[3],
-                    })
-                    .collect(),
+                diag: layer_diags(row),
             });
         }
         Ok(out)
