@@ -7,7 +7,7 @@ use inorm::experiment::claims::{self, Thresholds};
 use inorm::model::{GradNorm, Hyper, NetSpec, Preset};
 use inorm::train::{FinalMetrics, RunResult, RunStatus, TrainConfig};
 
-fn fake(preset: Preset, eps: f64, config: usize, acc: f64) -> RunResult {
+pub(crate) fn fake(preset: Preset, eps: f64, config: usize, acc: f64) -> RunResult {
     let mut c = TrainConfig::new(NetSpec::new(preset, 100), Hyper::sgd(0.01, 0.1, 0.001), eps);
     c.config_index = Some(config);
     RunResult {
@@ -591,4 +591,32 @@ fn claims_c12_to_c15_decide_exactly_at_their_thresholds() {
     assert_eq!((x.held, x.effect, x.n), (Some(true), 0.5, (4, 0)));
     let x = c14(&[11.25, 10.5, 80.0, 81.0]);
     assert_eq!((x.held, x.effect), (Some(false), 0.25));
+}
+
+#[test]
+fn claim_c11_without_i_norm_runs_has_no_verdict_but_reports_its_ln_half() {
+    // The paper-scale targeted set has GN full and E LN+ but no I-Norm: the claim as a whole is undecided,
+    // and the note says how the non-inferiority half came out (true here, false with a 1-point deficit).
+    let t = Thresholds::PAPER;
+    let full = Preset::INormGn(GradNorm::Full);
+    let alt = |_: f64, c: usize| if c % 2 == 0 { 0.05 } else { -0.05 };
+    let mut r = runs(Preset::ELn, &|_, _| 0.0);
+    r.extend(runs(full, &alt));
+    let c = claims::c11(&r, t.c11_max_deficit, t.alpha);
+    assert_eq!(c.held, None, "{c:?}");
+    assert!(
+        c.note
+            .contains("of the half that has data: non-inferior to E LN+")
+            && c.note.contains("at every ε: true"),
+        "{}",
+        c.note
+    );
+    let mut r = runs(Preset::ELn, &|_, _| 0.0);
+    r.extend(runs(full, &|e, c| alt(e, c) - 1.0));
+    let c = claims::c11(&r, t.c11_max_deficit, t.alpha);
+    assert_eq!(c.held, None);
+    assert!(c.note.contains("at every ε: false"), "{}", c.note);
+    // Without E LN+ nothing can be read.
+    let c = claims::c11(&runs(full, &alt), t.c11_max_deficit, t.alpha);
+    assert!(!c.note.contains("half"), "{}", c.note);
 }

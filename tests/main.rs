@@ -21,6 +21,9 @@ mod gate;
 mod interop;
 /// K networks in lockstep against K single runs, the lockstep sweep, host reads per step, the bench.
 mod lockstep;
+/// The report's table of the paper's printed statistics (Mann–Whitney per variant and ε, ranges) beside a
+/// sweep's, and its constants against paper/model.md.
+mod paper_stats;
 /// Proofs for every backward of the f64 reference: FD Jacobians, dot-product and Taylor tests, LN/GN and
 /// init identities (claims C1, C2), one training step by hand.
 mod reference;

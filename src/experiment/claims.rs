@@ -14,12 +14,12 @@
 //! (C16) are one-sided non-inferiority / non-superiority tests with a margin (see [`super::compare`]).
 
 pub use super::common::eps_levels;
-use super::common::fmt_p;
+use super::common::{at_chance, fmt_p};
 use super::compare::{acc, common_eps, values};
 pub use super::compare::{compare, Comparison};
 use crate::model::{GradNorm, Preset};
 use crate::stats::{mann_whitney, median, signed_rank_exact};
-use crate::train::{RunResult, CHANCE_ACC};
+use crate::train::RunResult;
 
 /// The verdict on one claim.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -520,17 +520,29 @@ pub fn c11(results: &[RunResult], max_deficit: f64, alpha: f64) -> ClaimOutcome 
     let f = gn(GradNorm::Full);
     let vs_ln = per_eps(results, f, Preset::ELn);
     let vs_in = per_eps(results, f, Preset::INorm);
+    let ln_part = |ok: bool| {
+        format!(
+            "non-inferior to E LN+ (margin {max_deficit}, p < {alpha}) at every ε: {ok} (p = {})",
+            vs_ln
+                .iter()
+                .map(|c| fmt_p(c.p_non_inferior(max_deficit)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let ok_ln = vs_ln.iter().all(|c| c.non_inferior(max_deficit, alpha));
     let (held, note) = if vs_ln.is_empty() || vs_in.is_empty() {
-        (None, missing(&[f, Preset::ELn, Preset::INorm]))
+        let mut note = missing(&[f, Preset::ELn, Preset::INorm]);
+        if !vs_ln.is_empty() {
+            // Half the claim can still be read (e.g. a sweep without I-Norm runs): say how it came out.
+            note = format!("{note}; of the half that has data: {}", ln_part(ok_ln));
+        }
+        (None, note)
     } else {
-        let ok_ln = vs_ln.iter().all(|c| c.non_inferior(max_deficit, alpha));
         let ok_in = vs_in.iter().all(|c| c.better(0.0, alpha));
         (
             Some(ok_ln && ok_in),
-            format!(
-                "non-inferior to E LN+ (margin {max_deficit}, p < {alpha}) at every ε: {ok_ln} (p = {}); > I-Norm at every ε: {ok_in}",
-                vs_ln.iter().map(|c| fmt_p(c.p_non_inferior(max_deficit))).collect::<Vec<_>>().join(", ")
-            ),
+            format!("{}; > I-Norm at every ε: {ok_in}", ln_part(ok_ln)),
         )
     };
     let h = vs_ln.len().saturating_sub(1);
@@ -634,24 +646,18 @@ pub fn c14(results: &[RunResult], min_fraction: f64) -> ClaimOutcome {
         .iter()
         .filter(|r| r.config.spec.preset == p && r.config.eps >= 0.5)
         .collect();
-    let at_chance = rs
-        .iter()
-        .filter(|r| {
-            let above = r.final_metrics.test_acc > CHANCE_ACC + 1.0;
-            !above
-        })
-        .count();
+    let n_chance = rs.iter().filter(|r| at_chance(r)).count();
     let frac = if rs.is_empty() {
         f64::NAN
     } else {
-        at_chance as f64 / rs.len() as f64
+        n_chance as f64 / rs.len() as f64
     };
     let held = (!rs.is_empty()).then_some(frac >= min_fraction);
     let note = if rs.is_empty() {
         format!("{} at ε ≥ 0.5", missing(&[p]))
     } else {
         format!(
-            "{at_chance} of {} runs at chance (≤ 11 %) ; needs ≥ {min_fraction}",
+            "{n_chance} of {} runs at chance (≤ 11 %) ; needs ≥ {min_fraction}",
             rs.len()
         )
     };

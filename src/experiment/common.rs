@@ -2,7 +2,7 @@
 //! another for a helper): the ε levels present in a set of results and the formatting of p-values.
 
 use crate::model::Preset;
-use crate::train::RunResult;
+use crate::train::{RunResult, CHANCE_ACC};
 
 /// The ε values present for `preset`, ascending.
 pub fn eps_levels(results: &[RunResult], preset: Preset) -> Vec<f64> {
@@ -25,4 +25,10 @@ pub fn fmt_p(x: f64) -> String {
     } else {
         format!("{x:.3}")
     }
+}
+
+/// A run that ended at chance: final test accuracy within 1 point of 10 % (a diverged run records 10 %).
+/// C14 and the report's comparison with the paper count these.
+pub fn at_chance(r: &RunResult) -> bool {
+    r.final_metrics.test_acc <= CHANCE_ACC + 1.0
 }
