@@ -369,11 +369,11 @@ fn task_gradients_case(
     seed: u64,
     w: &Worst,
 ) -> Result<(), TestCaseError> {
-    let p = perturbed(&spec, seed);
-    let net = ReferenceNet::new(spec.clone(), &host(&p, &spec)).unwrap();
-    let pass = net.forward_backward(&x, &y, false).unwrap();
-    let fz = frozen(&spec, &p, &x);
-    let (l0, outs) = task_loss(&spec, &p, &x, &y, &fz);
+    let p = perturbed(spec, seed);
+    let net = ReferenceNet::new(spec.clone(), &host(&p, spec)).unwrap();
+    let pass = net.forward_backward(x, y, false).unwrap();
+    let fz = frozen(spec, &p, x);
+    let (l0, outs) = task_loss(spec, &p, x, y, &fz);
     prop_assert!(
         (l0 - pass.loss).abs() <= ANALYTIC_REL * l0.abs().max(1.0),
         "loss {l0} vs {}",
@@ -388,7 +388,7 @@ fn task_gradients_case(
     // LN rows with σ < 0.2 (FD_REL assumes |f⁽³⁾| ≲ 50|f′|; LN's derivatives grow as 1/σ per order), and n = 2 under LN (its Jacobian is the ε-term alone, far
     // below its terms), are checked with the right scale in layernorm.rs.
     if spec.preset.layer_norm() {
-        prop_assume!(spec.width >= 3 && ln_sigma_min(&spec, &p, &x) >= 0.2);
+        prop_assume!(spec.width >= 3 && ln_sigma_min(spec, &p, x) >= 0.2);
     }
     // The detach map: which parameters get task and local gradients.
     let infos = spec.param_infos();
@@ -428,7 +428,7 @@ fn task_gradients_case(
             m.as_mut_slice().copy_from_slice(&t[off..off + len]);
             off += len;
         }
-        let (l, o) = task_loss(&spec, &q, &x, &y, &fz);
+        let (l, o) = task_loss(spec, &q, x, y, &fz);
         if !o
             .iter()
             .zip(&outs)
@@ -492,7 +492,7 @@ fn task_gradients_case(
                 off += 1;
             }
         }
-        let (_, outs_h) = task_loss(&spec, &q, &x, &y, &fz);
+        let (_, outs_h) = task_loss(spec, &q, x, y, &fz);
         if !outs
             .iter()
             .zip(&outs_h)
