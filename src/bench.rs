@@ -8,7 +8,10 @@
 //! alignment diagnostics when `diag`, as the figures need them) and evaluation passes (batch
 //! [`crate::train::EVAL_BATCH`]), both on synthetic data of the real input size. The projection fits, per
 //! condition, the time per sample as `a + b·FLOPs` over the measured widths and sums it over the 30
-//! configurations' widths; `jobs` runs (or lockstep groups) share the machine, each on one core.
+//! configurations' widths; `jobs` runs (or lockstep groups) share the machine, each on one core. On the
+//! CPU with more than one job, the GEMM peak and one training cell are also measured with all jobs running
+//! at once ([`SideBySide`]), and the projections use those: parallel runs slow each other down (shared
+//! caches, memory bandwidth, clock), so `jobs ×` the speed of one run alone overstates the machine.
 
 use std::time::Instant;
 
@@ -142,6 +145,9 @@ pub struct BenchReport {
     pub gemm_peak_gflops: f64,
     /// The GEMM shape of the peak.
     pub gemm_shape: String,
+    /// The jobs measured side by side (CPU with `jobs` > 1; else `None` and the projections assume
+    /// perfect scaling).
+    pub side_by_side: Option<SideBySide>,
     /// Measured cells.
     pub cells: Vec<CellResult>,
     /// Projections per K measured at batch 32.
@@ -193,6 +199,72 @@ fn synthetic(rows: usize, dim: usize, sub: u64) -> (Vec<f32>, Vec<u8>) {
 
 /// Times `f` (one call = `per_call` samples) for about `seconds` after one warm-up call; returns
 /// (samples/s, calls).
+/// What running `jobs` runs side by side costs each of them, measured in the same bench run: `jobs` worker
+/// threads (as `inorm sweep --jobs`), each with one kernel thread, run the same work at the same time.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SideBySide {
+    /// Jobs run together.
+    pub jobs: usize,
+    /// The GEMM peak of one job alone (GFLOP/s) and the mean per job when all run together.
+    pub gemm_alone_gflops: f64,
+    /// See `gemm_alone_gflops`.
+    pub gemm_each_gflops: f64,
+    /// The training cell measured: condition, width, batch.
+    pub cell: String,
+    /// Its training samples/s alone, and the mean per job when all run together.
+    pub train_alone: f64,
+    /// See `train_alone`.
+    pub train_each: f64,
+    /// `train_each / train_alone`: what the projections scale the jobs by.
+    pub train_efficiency: f64,
+}
+
+/// Runs `f(i)` for i in 0..jobs on `jobs` threads at the same time; the results in order.
+fn together<T: Send>(jobs: usize, f: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
+    std::thread::scope(|sc| {
+        let f = &f;
+        let hs: Vec<_> = (0..jobs).map(|i| sc.spawn(move || f(i))).collect();
+        hs.into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::invalid("bench", "a side-by-side job panicked")))
+            })
+            .collect()
+    })
+}
+
+/// Measures [`SideBySide`] on the CPU: the GEMM peak and one batch-32 training cell (GN full, or the first
+/// condition, at the middle width), each alone and then `jobs` at once.
+fn side_by_side(opts: &BenchOpts, dtype: DType) -> Result<SideBySide> {
+    let preset = if opts.presets.contains(&Preset::INormGn(GradNorm::Full)) {
+        Preset::INormGn(GradNorm::Full)
+    } else {
+        opts.presets[0]
+    };
+    let width = opts.widths[opts.widths.len() / 2];
+    let batch = if opts.batches.contains(&32) {
+        32
+    } else {
+        opts.batches[0]
+    };
+    let spec = NetSpec::new(preset, width);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (alone, _) = gemm_peak(&Device::Cpu, dtype)?;
+    let each: Vec<f64> = together(opts.jobs, |_| Ok(gemm_peak(&Device::Cpu, dtype)?.0))?;
+    let (train_alone, _, _) = single_cell(opts, &spec, batch)?;
+    let each_train: Vec<f64> = together(opts.jobs, |_| Ok(single_cell(opts, &spec, batch)?.0))?;
+    let train_each = mean(&each_train);
+    Ok(SideBySide {
+        jobs: opts.jobs,
+        gemm_alone_gflops: alone,
+        gemm_each_gflops: mean(&each),
+        cell: format!("{} n={width} B={batch}", preset.name()),
+        train_alone,
+        train_each,
+        train_efficiency: train_each / train_alone,
+    })
+}
+
 fn time_it(
     seconds: f64,
     per_call: usize,
@@ -308,10 +380,17 @@ fn fit(points: &[(f64, f64)]) -> (f64, f64) {
 }
 
 /// Projects the full protocol and the targeted set from the batch-32 cells of group size `k`.
+///
+/// `jobs` runs share the machine; `efficiency` is the throughput of one of them, relative to the same run
+/// alone, when all `jobs` run side by side ([`SideBySide::train_efficiency`]; 1 = perfect scaling), and
+/// `peak_gflops` the GEMM peak of one job under the same conditions ([`SideBySide::gemm_each_gflops`]).
+/// The projected time is the cells' time per sample summed over the runs, divided by `jobs · efficiency`;
+/// the floor is the runs' FLOPs at `jobs · peak_gflops`.
 pub fn project(
     cells: &[CellResult],
     k: usize,
     jobs: usize,
+    efficiency: f64,
     peak_gflops: f64,
     train_eval_full: bool,
 ) -> Vec<Projection> {
@@ -360,7 +439,7 @@ pub fn project(
         if missing {
             continue;
         }
-        let projected_s = secs / jobs as f64;
+        let projected_s = secs / (jobs as f64 * efficiency);
         let floor_s = flops / (peak_gflops * 1e9 * jobs as f64);
         out.push(Projection {
             name: name.into(),
@@ -397,9 +476,24 @@ pub fn run_bench(opts: &BenchOpts, on_cell: &mut dyn FnMut(&CellResult)) -> Resu
             }
         }
     }
+    let side = if device.is_cpu() && opts.jobs > 1 {
+        Some(side_by_side(opts, dtype)?)
+    } else {
+        None
+    };
+    let (efficiency, peak_each) = side
+        .as_ref()
+        .map_or((1.0, peak), |s| (s.train_efficiency, s.gemm_each_gflops));
     let mut projections = Vec::new();
     for &k in &opts.ks {
-        projections.extend(project(&cells, k, opts.jobs, peak, opts.train_eval_full));
+        projections.extend(project(
+            &cells,
+            k,
+            opts.jobs,
+            efficiency,
+            peak_each,
+            opts.train_eval_full,
+        ));
     }
     Ok(BenchReport {
         backend: opts.backend.name().into(),
@@ -411,6 +505,7 @@ pub fn run_bench(opts: &BenchOpts, on_cell: &mut dyn FnMut(&CellResult)) -> Resu
         train_eval_full: opts.train_eval_full,
         gemm_peak_gflops: peak,
         gemm_shape: shape,
+        side_by_side: side,
         cells,
         projections,
     })
@@ -452,6 +547,21 @@ pub fn markdown(r: &BenchReport) -> String {
             c.eval_samples_per_s,
             c.train_gflops,
             100.0 * c.train_gflops / r.gemm_peak_gflops
+        ));
+    }
+    if let Some(b) = &r.side_by_side {
+        s.push_str(&format!(
+            "\n{} jobs side by side: GEMM peak {:.1} GFLOP/s per job (alone {:.1}, {:.0} %); {} training \
+             {:.0} samples/s per job (alone {:.0}, efficiency {:.0} %). The projections use the per-job \
+             peak for the floor and divide the time by jobs × efficiency.\n",
+            b.jobs,
+            b.gemm_each_gflops,
+            b.gemm_alone_gflops,
+            100.0 * b.gemm_each_gflops / b.gemm_alone_gflops,
+            b.cell,
+            b.train_each,
+            b.train_alone,
+            100.0 * b.train_efficiency
         ));
     }
     s.push_str("\n| projection | K | runs | PFLOP | projected | GEMM-peak floor | ratio |\n");

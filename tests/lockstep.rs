@@ -441,7 +441,7 @@ fn bench_projection_sums_the_protocol_and_divides_by_jobs() {
             cells.push(cell(p, w, 1, peak * 1e9 / (3.0 * f), peak * 1e9 / f));
         }
     }
-    let pr = project(&cells, 1, 2, peak, true);
+    let pr = project(&cells, 1, 2, 1.0, peak, true);
     assert_eq!(pr.len(), 2);
     assert_eq!((pr[0].runs, pr[1].runs), (1200, 360));
     for p in &pr {
@@ -452,10 +452,18 @@ fn bench_projection_sums_the_protocol_and_divides_by_jobs() {
         c.train_samples_per_s /= 2.0;
         c.eval_samples_per_s /= 2.0;
     }
-    let slow = project(&cells, 1, 2, peak, true);
+    let slow = project(&cells, 1, 2, 1.0, peak, true);
     assert!((slow[0].projected_s / pr[0].projected_s - 2.0).abs() < 1e-9);
+    // Jobs that run at 60 % of their speed alone when side by side take 1/0.6 as long; the floor stays.
+    let shared = project(&cells, 1, 2, 0.6, peak, true);
+    assert!((shared[0].projected_s / slow[0].projected_s - 1.0 / 0.6).abs() < 1e-9);
+    assert_eq!(shared[0].floor_s, slow[0].floor_s);
+    // Four jobs: half the time and half the floor of two.
+    let four = project(&cells, 1, 4, 1.0, peak, true);
+    assert!((four[1].projected_s / slow[1].projected_s - 0.5).abs() < 1e-9);
+    assert!((four[1].floor_s / slow[1].floor_s - 0.5).abs() < 1e-9);
     cells.retain(|c| c.preset != Preset::Ei.name());
-    let part = project(&cells, 1, 2, peak, true);
+    let part = project(&cells, 1, 2, 1.0, peak, true);
     assert_eq!(part.len(), 1);
     assert_eq!(part[0].name, "targeted set");
 }
@@ -474,6 +482,8 @@ fn inorm_bench_writes_json_and_markdown() {
             "1,3",
             "--seconds",
             "0.05",
+            "--jobs",
+            "2",
             "--out",
         ])
         .arg(&out)
@@ -494,6 +504,45 @@ fn inorm_bench_writes_json_and_markdown() {
     assert!(js["gemm_peak_gflops"].as_f64().unwrap() > 0.0);
     // The CLI sets its kernel threads (--threads, default 1) for candle and rayon, and the bench records them.
     assert_eq!(js["threads"], "1");
+    // Two jobs: the GEMM peak and one training cell (the first condition, GN full being absent) were also
+    // measured side by side, and the efficiency the projections use is the ratio of the two speeds.
+    let sb = &js["side_by_side"];
+    assert_eq!(sb["jobs"], 2);
+    assert_eq!(sb["cell"], "ei n=20 B=32");
+    let eff = sb["train_efficiency"].as_f64().unwrap();
+    let ratio = sb["train_each"].as_f64().unwrap() / sb["train_alone"].as_f64().unwrap();
+    assert!(eff > 0.0 && (eff - ratio).abs() <= 1e-12 * ratio, "{sb}");
+    assert!(sb["gemm_each_gflops"].as_f64().unwrap() > 0.0);
+    assert!(md.contains("2 jobs side by side"), "{md}");
+    let one = tmpdir("bench1");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_inorm"))
+        .args([
+            "bench",
+            "--nets",
+            "ei",
+            "--widths",
+            "20",
+            "--seconds",
+            "0.05",
+            "--jobs",
+            "1",
+            "--out",
+        ])
+        .arg(&one)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let js1: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(one.join("bench.json")).unwrap()).unwrap();
+    assert!(
+        js1["side_by_side"].is_null(),
+        "one job alone: nothing side by side"
+    );
+    let _ = std::fs::remove_dir_all(&one);
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_inorm"))
         .args(["bench", "--k", "0"])
         .output()
