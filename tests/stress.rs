@@ -120,7 +120,12 @@ fn stress_concurrent_shards_with_kills_lose_nothing() {
                         .push(format!("shard {shard} final run: {err}"));
                 }
                 finished.fetch_add(1, Ordering::SeqCst);
-                while finished.load(Ordering::SeqCst) < SHARDS && t0.elapsed() < DEADLINE {
+                // Restart until every shard is done; stop at the first problem (a restart that errors at
+                // once would otherwise spin, piling up the same error, until the deadline).
+                while finished.load(Ordering::SeqCst) < SHARDS
+                    && t0.elapsed() < DEADLINE
+                    && problems.lock().unwrap().is_empty()
+                {
                     restarts.fetch_add(1, Ordering::SeqCst);
                     let (ok, err) = finish(sweep(out, d, shard), t0);
                     if !ok || failed(&err) {
