@@ -398,6 +398,83 @@ fn copy_result(from: &std::path::Path, to: &std::path::Path, cell: &Cell, name: 
 }
 
 #[test]
+fn sweep_grid_grows_only_with_grow_and_any_part_of_it_resumes() {
+    use inorm::experiment::{grid_fit, read_manifest, GridFit};
+    let dir = tmpdir("grow");
+    let data = tiny_data();
+    let spec = tiny_sweep(); // 2 conditions × ε {0, 0.5} × configs {0, 1}: 8 cells
+    run_sweep(&spec, &dir, Shard::ALL, 2, &data, &|_| {}).unwrap();
+    let mut wider = spec.clone();
+    wider.eps = vec![0.0, 0.5, 0.25];
+    let mut part = spec.clone();
+    part.eps = vec![0.5];
+    let mut reordered = spec.clone();
+    reordered.eps = vec![0.5, 0.0];
+    reordered.presets.reverse();
+    let mut overlap = spec.clone();
+    overlap.eps = vec![0.0, 0.25];
+    assert_eq!(grid_fit(&spec, &wider), GridFit::Grows);
+    assert_eq!(grid_fit(&spec, &part), GridFit::Within);
+    assert_eq!(grid_fit(&spec, &reordered), GridFit::Same);
+    assert_eq!(grid_fit(&spec, &overlap), GridFit::Other);
+    assert_eq!(grid_fit(&wider, &spec), GridFit::Within);
+    // A larger grid without --grow: refused, naming the flag; sweep.json is left as it was.
+    let e = run_sweep(&wider, &dir, Shard::ALL, 1, &data, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--grow") && e.contains("contains the folder's sweep"),
+        "{e}"
+    );
+    assert_eq!(read_manifest(&dir).unwrap().spec.eps, spec.eps);
+    // Grids that only overlap are refused; a part of the folder's grid, or the same cells in another
+    // order, resume with nothing to do.
+    let e = run_sweep(&overlap, &dir, Shard::ALL, 1, &data, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("overlap only in part"), "{e}");
+    for g in [&part, &reordered] {
+        let s = run_sweep(g, &dir, Shard::ALL, 1, &data, &|_| {}).unwrap();
+        assert_eq!(s.ran, 0, "{g:?}");
+    }
+    // Other run settings stay refused whatever the grid.
+    let mut other = wider.clone();
+    other.epochs = 2;
+    other.grow = true;
+    let e = run_sweep(&other, &dir, Shard::ALL, 1, &data, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("different settings") && e.contains("epochs: 1 vs 2"),
+        "{e}"
+    );
+    // --grow: one shard extends sweep.json; merge counts the new cells as missing and keeps the 8 results.
+    wider.grow = true;
+    run_sweep(&wider, &dir, Shard::new(0, 4).unwrap(), 1, &data, &|_| {}).unwrap();
+    assert_eq!(read_manifest(&dir).unwrap().spec.eps, wider.eps);
+    let (rep, results) = merge(&dir).unwrap();
+    assert_eq!(rep.expected, 12);
+    assert_eq!(results.len() + rep.missing.len(), 12, "{rep:?}");
+    let missing = rep.missing.len();
+    assert!(results.len() >= 8 && missing <= 4, "{rep:?}");
+    assert!(rep.missing.iter().all(|m| m.contains("eps0.25")), "{rep:?}");
+    assert!(rep.foreign.is_empty() && rep.duplicates.is_empty() && rep.unexpected.is_empty());
+    // The old grid is now a part of the folder's sweep; the rest of the grown grid completes it.
+    assert_eq!(
+        run_sweep(&spec, &dir, Shard::ALL, 1, &data, &|_| {})
+            .unwrap()
+            .ran,
+        0
+    );
+    wider.grow = false;
+    let s = run_sweep(&wider, &dir, Shard::ALL, 2, &data, &|_| {}).unwrap();
+    assert_eq!((s.ran, s.skipped), (missing, 12 - missing));
+    let (rep, results) = merge(&dir).unwrap();
+    assert!(rep.complete() && results.len() == 12, "{rep:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn sweep_identity_keeps_results_of_other_settings_and_data_out() {
     let root = tmpdir("identity");
     let (a, b, c, d) = (

@@ -41,9 +41,9 @@ use crate::train::{train_run_with_id, Progress, RunResult, RunStatus, TrainConfi
 
 pub use gather::{load_results, merge, merge_and_write, results_csv, MergeReport, Unreadable};
 pub use store::{
-    cell_state, foreign_reason, manifest_path, model_path, read_manifest, read_result,
+    cell_state, foreign_reason, grid_fit, manifest_path, model_path, read_manifest, read_result,
     remove_stale_temp, remove_stale_temp_older, result_path, runs_dir, write_manifest,
-    write_result, CellState, Manifest, STALE_TEMP_AGE,
+    write_result, CellState, GridFit, Manifest, STALE_TEMP_AGE,
 };
 
 /// Most cells a grid may have (the paper's grid has 1,200 per seed; a bound so a typo such as
@@ -149,6 +149,12 @@ pub struct SweepSpec {
     pub model: Option<PathBuf>,
     /// Save each run's final parameters under `DIR/models/`.
     pub save_models: bool,
+    /// Let this sweep extend the grid of the folder's `sweep.json` (`--grow`): when the folder holds a
+    /// sweep with the same run settings and data whose grid this one contains, `sweep.json` is replaced by
+    /// this grid (the results stay; `merge` then counts the new cells as missing). Not part of the
+    /// manifest.
+    #[serde(skip)]
+    pub grow: bool,
 }
 
 impl SweepSpec {
@@ -171,6 +177,7 @@ impl SweepSpec {
             shuffle: false,
             model: None,
             save_models: false,
+            grow: false,
         }
     }
 
@@ -578,7 +585,7 @@ pub fn run_sweep_grouped(
     if spec.save_models {
         check_writable(&dir.join("models").join("x.safetensors"), "out")?;
     }
-    write_manifest(dir, &manifest)?;
+    write_manifest(dir, &manifest, spec.grow)?;
     let stale_removed = remove_stale_temp(dir);
     let mine = shard.select(&grid);
     let mut todo = Vec::new();

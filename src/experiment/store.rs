@@ -178,30 +178,94 @@ pub fn foreign_reason(m: &Manifest, cell: &Cell, r: &RunResult) -> Option<String
     }
 }
 
-/// Writes `DIR/sweep.json` if there is none (without ever replacing one another shard wrote meanwhile), or
-/// checks that the existing one has the same identity, naming the settings that differ.
-pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
-    use std::io::Write;
-    let path = manifest_path(dir);
-    if !path.exists() {
-        let s = serde_json::to_string_pretty(m).map_err(|e| Error::Format {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut tmp = crate::interop::temp_file_in(dir, ".sweep.json.")?;
-        tmp.write_all(s.as_bytes())
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| Error::io(&path, e))?;
-        match tmp.persist_noclobber(&path) {
-            Ok(_) => return Ok(()),
-            // Another shard created it first: compare with theirs below.
-            Err(e) if path.exists() => drop(e),
-            Err(e) => return Err(Error::io(&path, e.error)),
+/// Keys of `sweep.json` that make up the grid (which cells), as against the settings of every run.
+const GRID: [&str; 4] = ["presets", "eps", "configs", "seeds"];
+
+/// How a sweep's grid relates to the grid already recorded in a folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GridFit {
+    /// The same cells (lists may be in another order).
+    Same,
+    /// Every cell of the new grid is in the folder's: a part of the folder's sweep.
+    Within,
+    /// The new grid contains the folder's and more.
+    Grows,
+    /// Neither contains the other.
+    Other,
+}
+
+/// How the grid of `new` relates to the grid of `old`, axis by axis (conditions, ε, configurations,
+/// seeds; a grid is their product, so one contains the other exactly when each axis does).
+pub fn grid_fit(old: &SweepSpec, new: &SweepSpec) -> GridFit {
+    fn within(a: &SweepSpec, b: &SweepSpec) -> bool {
+        a.presets.iter().all(|p| b.presets.contains(p))
+            && a.eps.iter().all(|e| b.eps.contains(e))
+            && a.configs.iter().all(|c| b.configs.contains(c))
+            && a.seeds.iter().all(|s| b.seeds.contains(s))
+    }
+    match (within(new, old), within(old, new)) {
+        (true, true) => GridFit::Same,
+        (true, false) => GridFit::Within,
+        (false, true) => GridFit::Grows,
+        (false, false) => GridFit::Other,
+    }
+}
+
+fn without_grid(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        for k in GRID {
+            o.remove(k);
         }
     }
+    v
+}
+
+/// Writes `m` as `DIR/sweep.json` through a temporary file: `replace` = false never replaces a file another
+/// shard wrote meanwhile (returns `Ok(false)` when one appeared), `true` renames over it.
+fn put_manifest(dir: &Path, m: &Manifest, replace: bool) -> Result<bool> {
+    use std::io::Write;
+    let path = manifest_path(dir);
+    let s = serde_json::to_string_pretty(m).map_err(|e| Error::Format {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = crate::interop::temp_file_in(dir, ".sweep.json.")?;
+    tmp.write_all(s.as_bytes())
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(&path, e))?;
+    let done = if replace {
+        tmp.persist(&path).map(|_| ())
+    } else {
+        tmp.persist_noclobber(&path).map(|_| ())
+    };
+    match done {
+        Ok(()) => Ok(true),
+        Err(e) if !replace && path.exists() => {
+            drop(e);
+            Ok(false)
+        }
+        Err(e) => Err(Error::io(&path, e.error)),
+    }
+}
+
+/// Writes `DIR/sweep.json` if there is none (without ever replacing one another shard wrote meanwhile), or
+/// checks the existing one against `m`: the run settings and data must be the same (else an error names
+/// the settings that differ), and the grid of `m` must lie within the folder's ([`GridFit::Within`] or
+/// `Same`: a part of that sweep). A grid that contains the folder's and more is an error unless `grow`,
+/// which replaces `sweep.json` with `m` (results already in the folder keep belonging to it).
+pub fn write_manifest(dir: &Path, m: &Manifest, grow: bool) -> Result<()> {
+    let path = manifest_path(dir);
+    if !path.exists() && put_manifest(dir, m, false)? {
+        return Ok(());
+    }
+    // Another shard created it first, or it was there: compare.
     let old = read_manifest(dir)?;
-    let d = differences(&old.identity(), &m.identity(), 5);
+    let d = differences(
+        &without_grid(old.identity()),
+        &without_grid(m.identity()),
+        5,
+    );
     if !d.is_empty() {
         return Err(Error::invalid(
             "out",
@@ -214,7 +278,48 @@ pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
             ),
         ));
     }
-    Ok(())
+    let grids = || {
+        let g = |s: &SweepSpec| {
+            format!(
+                "{} condition(s) × {} ε × {} configuration(s) × {} seed(s)",
+                s.presets.len(),
+                s.eps.len(),
+                s.configs.len(),
+                s.seeds.len()
+            )
+        };
+        format!(
+            "{} holds {}, here {}; the grids differ in {}",
+            path.display(),
+            g(&old.spec),
+            g(&m.spec),
+            differences(&old.identity(), &m.identity(), 4).join("; ")
+        )
+    };
+    match grid_fit(&old.spec, &m.spec) {
+        GridFit::Same | GridFit::Within => Ok(()),
+        GridFit::Grows if grow => {
+            put_manifest(dir, m, true)?;
+            Ok(())
+        }
+        GridFit::Grows => Err(Error::invalid(
+            "out",
+            format!(
+                "this sweep's grid contains the folder's sweep and more ({}); pass --grow to extend the \
+                 folder's sweep.json to this grid (its results stay, and merge then counts the new cells \
+                 as missing), or use the folder's grid to resume",
+                grids()
+            ),
+        )),
+        GridFit::Other => Err(Error::invalid(
+            "out",
+            format!(
+                "this sweep's grid and the folder's overlap only in part ({}); use a grid that lies \
+                 within the folder's, or one that contains it with --grow, or another --out folder",
+                grids()
+            ),
+        )),
+    }
 }
 
 /// Reads `DIR/sweep.json`.

@@ -20,10 +20,17 @@ pub(crate) struct SweepArgs {
     pub(crate) exec: ExecArgs,
     #[command(flatten)]
     pub(crate) data: DataArgs,
+    /// Extend the folder's sweep to this grid: when --out already holds a sweep with the same run settings
+    /// and data whose grid this one contains (e.g. the paper-scale targeted set, grown to the full
+    /// protocol), replace its sweep.json with this grid; its results stay, and `merge` counts the new cells
+    /// as missing. Without it a larger grid is refused; a grid within the folder's always runs.
+    #[arg(long)]
+    pub(crate) grow: bool,
 }
 
 pub(crate) fn cmd_sweep(a: SweepArgs, show: bool) -> Result<ExitCode> {
-    let spec = sweep_spec(&a.grid)?;
+    let mut spec = sweep_spec(&a.grid)?;
+    spec.grow = a.grow;
     let shard = Shard::from_arg_or_env(a.exec.shard.as_deref())?;
     spec.grid()?;
     let data = get_data(&a.data)?;
