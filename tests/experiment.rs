@@ -418,10 +418,13 @@ fn sweep_grid_grows_only_with_grow_and_any_part_of_it_resumes() {
     assert_eq!(grid_fit(&spec, &reordered), GridFit::Same);
     assert_eq!(grid_fit(&spec, &overlap), GridFit::Other);
     assert_eq!(grid_fit(&wider, &spec), GridFit::Within);
+    let refused = |g: &SweepSpec| {
+        run_sweep(g, &dir, Shard::ALL, 1, &data, &|_| {})
+            .unwrap_err()
+            .to_string()
+    };
     // A larger grid without --grow: refused, naming the flag; sweep.json is left as it was.
-    let e = run_sweep(&wider, &dir, Shard::ALL, 1, &data, &|_| {})
-        .unwrap_err()
-        .to_string();
+    let e = refused(&wider);
     assert!(
         e.contains("--grow") && e.contains("contains the folder's sweep"),
         "{e}"
@@ -429,9 +432,7 @@ fn sweep_grid_grows_only_with_grow_and_any_part_of_it_resumes() {
     assert_eq!(read_manifest(&dir).unwrap().spec.eps, spec.eps);
     // Grids that only overlap are refused; a part of the folder's grid, or the same cells in another
     // order, resume with nothing to do.
-    let e = run_sweep(&overlap, &dir, Shard::ALL, 1, &data, &|_| {})
-        .unwrap_err()
-        .to_string();
+    let e = refused(&overlap);
     assert!(e.contains("overlap only in part"), "{e}");
     for g in [&part, &reordered] {
         let s = run_sweep(g, &dir, Shard::ALL, 1, &data, &|_| {}).unwrap();
@@ -441,9 +442,7 @@ fn sweep_grid_grows_only_with_grow_and_any_part_of_it_resumes() {
     let mut other = wider.clone();
     other.epochs = 2;
     other.grow = true;
-    let e = run_sweep(&other, &dir, Shard::ALL, 1, &data, &|_| {})
-        .unwrap_err()
-        .to_string();
+    let e = refused(&other);
     assert!(
         e.contains("different settings") && e.contains("epochs: 1 vs 2"),
         "{e}"

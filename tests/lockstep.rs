@@ -468,25 +468,13 @@ fn bench_projection_sums_the_protocol_and_divides_by_jobs() {
     assert_eq!(part[0].name, "targeted set");
 }
 
-#[test]
-fn inorm_bench_writes_json_and_markdown() {
-    let out = tmpdir("bench");
+/// Runs `inorm bench ARGS --seconds 0.05 --out DIR` without the kernel-thread variables; (bench.md, bench.json).
+fn bench_in(out: &std::path::Path, args: &[&str]) -> (String, serde_json::Value) {
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_inorm"))
-        .args([
-            "bench",
-            "--nets",
-            "ei,inorm",
-            "--widths",
-            "20",
-            "--k",
-            "1,3",
-            "--seconds",
-            "0.05",
-            "--jobs",
-            "2",
-            "--out",
-        ])
-        .arg(&out)
+        .arg("bench")
+        .args(args)
+        .args(["--seconds", "0.05", "--out"])
+        .arg(out)
         .env_remove("RAYON_NUM_THREADS")
         .env_remove("CANDLE_NUM_THREADS")
         .output()
@@ -497,9 +485,20 @@ fn inorm_bench_writes_json_and_markdown() {
         String::from_utf8_lossy(&st.stderr)
     );
     let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    let js = serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
+    (md, js)
+}
+
+#[test]
+fn inorm_bench_writes_json_and_markdown() {
+    let out = tmpdir("bench");
+    let (md, js) = bench_in(
+        &out,
+        &[
+            "--nets", "ei,inorm", "--widths", "20", "--k", "1,3", "--jobs", "2",
+        ],
+    );
     assert!(md.contains("| inorm | 20 | 32 | 3 |"), "{md}");
-    let js: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
     assert_eq!(js["cells"].as_array().unwrap().len(), 4);
     assert!(js["gemm_peak_gflops"].as_f64().unwrap() > 0.0);
     // The CLI sets its kernel threads (--threads, default 1) for candle and rayon, and the bench records them.
@@ -515,29 +514,7 @@ fn inorm_bench_writes_json_and_markdown() {
     assert!(sb["gemm_each_gflops"].as_f64().unwrap() > 0.0);
     assert!(md.contains("2 jobs side by side"), "{md}");
     let one = tmpdir("bench1");
-    let st = std::process::Command::new(env!("CARGO_BIN_EXE_inorm"))
-        .args([
-            "bench",
-            "--nets",
-            "ei",
-            "--widths",
-            "20",
-            "--seconds",
-            "0.05",
-            "--jobs",
-            "1",
-            "--out",
-        ])
-        .arg(&one)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let js1: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(one.join("bench.json")).unwrap()).unwrap();
+    let (_, js1) = bench_in(&one, &["--nets", "ei", "--widths", "20", "--jobs", "1"]);
     assert!(
         js1["side_by_side"].is_null(),
         "one job alone: nothing side by side"
