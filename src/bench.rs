@@ -197,8 +197,6 @@ fn synthetic(rows: usize, dim: usize, sub: u64) -> (Vec<f32>, Vec<u8>) {
     (x, y)
 }
 
-/// Times `f` (one call = `per_call` samples) for about `seconds` after one warm-up call; returns
-/// (samples/s, calls).
 /// What running `jobs` runs side by side costs each of them, measured in the same bench run: `jobs` worker
 /// threads (as `inorm sweep --jobs`), each with one kernel thread, run the same work at the same time.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -265,6 +263,8 @@ fn side_by_side(opts: &BenchOpts, dtype: DType) -> Result<SideBySide> {
     })
 }
 
+/// Times `f` (one call = `per_call` samples) for about `seconds` after one warm-up call; returns
+/// (samples/s, calls).
 fn time_it(
     seconds: f64,
     per_call: usize,

@@ -1,5 +1,5 @@
 //! What the claims, the plots and the report share, on a floor below all three (so none of them imports
-//! another for a helper): the ε levels present in a set of results and the formatting of p-values.
+//! another for a helper): the ε levels present in a set of results, runs at chance and the formatting of numbers and p-values.
 
 use crate::model::Preset;
 use crate::train::{RunResult, CHANCE_ACC};
@@ -14,6 +14,15 @@ pub fn eps_levels(results: &[RunResult], preset: Preset) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
     v.dedup();
     v
+}
+
+/// A number for tables with `digits` decimals, `–` when not finite.
+pub fn fmt_num(x: f64, digits: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.digits$}")
+    } else {
+        "–".into()
+    }
 }
 
 /// A p-value for tables: 3 decimals, scientific below 0.001, `–` for NaN.

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::common::{at_chance, fmt_p};
+use super::common::{at_chance, eps_levels, fmt_num, fmt_p};
 use crate::model::{GradNorm, Preset};
 use crate::stats::{mann_whitney, median};
 use crate::train::RunResult;
@@ -140,10 +140,6 @@ fn accs(results: &[RunResult], preset: Preset, eps: Option<f64>) -> Vec<f64> {
         .collect()
 }
 
-fn eps_of(results: &[RunResult], preset: Preset) -> Vec<f64> {
-    super::common::eps_levels(results, preset)
-}
-
 fn min_max(v: &[f64]) -> (f64, f64) {
     v.iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
@@ -162,11 +158,11 @@ pub const VARIANTS: [GradNorm; 5] = [
 
 /// Every (variant, ε) where the results hold runs of the variant and of E LN+ at that ε.
 pub fn mw_rows(results: &[RunResult]) -> Vec<MwRow> {
-    let ln_eps = eps_of(results, Preset::ELn);
+    let ln_eps = eps_levels(results, Preset::ELn);
     let mut rows = Vec::new();
     for g in VARIANTS {
         let p = Preset::INormGn(g);
-        for e in eps_of(results, p)
+        for e in eps_levels(results, p)
             .into_iter()
             .filter(|e| ln_eps.contains(e))
         {
@@ -355,22 +351,6 @@ pub fn range_rows(results: &[RunResult]) -> Vec<RangeRow> {
         .collect()
 }
 
-fn f2(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.2}")
-    } else {
-        "–".into()
-    }
-}
-
-fn f3(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.3}")
-    } else {
-        "–".into()
-    }
-}
-
 /// The report's section: the Mann–Whitney table and the ranges, in markdown (empty when the results hold
 /// none of their conditions).
 pub fn section(results: &[RunResult]) -> String {
@@ -391,11 +371,11 @@ pub fn section(results: &[RunResult]) -> String {
              |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for r in &rows {
-            let pm = |p: Preset| printed_median(p, r.eps).map_or("–".into(), f2);
+            let pm = |p: Preset| printed_median(p, r.eps).map_or("–".into(), |m| fmt_num(m, 2));
             let (pu, pf, pp, ag) = match &r.printed {
                 Some(m) => (
                     format!("{:.1}", m.u),
-                    f3(m.u / (PAPER_N * PAPER_N) as f64),
+                    fmt_num(m.u / (PAPER_N * PAPER_N) as f64, 3),
                     fmt_p(m.p),
                     if agrees(r.u_frac, r.p, m) {
                         "yes"
@@ -413,15 +393,15 @@ pub fn section(results: &[RunResult]) -> String {
                 r.eps,
                 r.n.0,
                 r.n.1,
-                f2(r.medians.0),
-                f2(r.medians.1),
+                fmt_num(r.medians.0, 2),
+                fmt_num(r.medians.1, 2),
                 pm(Preset::INormGn(r.variant)),
                 pm(Preset::ELn),
-                f2(r.range.0),
-                f2(r.range.1),
+                fmt_num(r.range.0, 2),
+                fmt_num(r.range.1, 2),
                 r.at_chance,
                 r.u,
-                f3(r.u_frac),
+                fmt_num(r.u_frac, 3),
                 fmt_p(r.p),
             );
         }
@@ -435,10 +415,11 @@ pub fn section(results: &[RunResult]) -> String {
         );
         for r in &ranges {
             let p = &r.printed;
-            let (fmt, digits): (fn(f64) -> String, usize) = if p.metric == Metric::Accuracy {
-                (f2, 1)
+            // The paper's ranges as printed (1 decimal for accuracies), the sweep's with one more.
+            let (digits, ours) = if p.metric == Metric::Accuracy {
+                (1, 2)
             } else {
-                (f3, 3)
+                (3, 3)
             };
             let _ = writeln!(
                 s,
@@ -450,9 +431,9 @@ pub fn section(results: &[RunResult]) -> String {
                 p.lo,
                 p.hi,
                 r.n,
-                fmt(r.ours.0),
-                fmt(r.ours.1),
-                fmt(r.ours.2),
+                fmt_num(r.ours.0, ours),
+                fmt_num(r.ours.1, ours),
+                fmt_num(r.ours.2, ours),
                 r.outside,
             );
         }

@@ -11,17 +11,9 @@ use crate::stats::median;
 use crate::train::{RunResult, RunStatus};
 
 use super::claims::{evaluate, ClaimOutcome};
-use super::common::fmt_p;
+use super::common::{fmt_num as f, fmt_p};
 use super::plots::{write_figures, FigureNote};
 use super::MergeReport;
-
-fn f(x: f64, digits: usize) -> String {
-    if x.is_finite() {
-        format!("{x:.digits$}")
-    } else {
-        "–".into()
-    }
-}
 
 /// A p-value for tables: 3 decimals, scientific below 0.001, `–` for NaN.
 pub fn p(x: f64) -> String {

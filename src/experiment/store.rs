@@ -220,33 +220,11 @@ fn without_grid(mut v: serde_json::Value) -> serde_json::Value {
     v
 }
 
-/// Writes `m` as `DIR/sweep.json` through a temporary file: `replace` = false never replaces a file another
-/// shard wrote meanwhile (returns `Ok(false)` when one appeared), `true` renames over it.
-fn put_manifest(dir: &Path, m: &Manifest, replace: bool) -> Result<bool> {
-    use std::io::Write;
-    let path = manifest_path(dir);
-    let s = serde_json::to_string_pretty(m).map_err(|e| Error::Format {
+fn manifest_json(m: &Manifest, path: &Path) -> Result<String> {
+    serde_json::to_string_pretty(m).map_err(|e| Error::Format {
         path: path.display().to_string(),
         reason: e.to_string(),
-    })?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = crate::interop::temp_file_in(dir, ".sweep.json.")?;
-    tmp.write_all(s.as_bytes())
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(&path, e))?;
-    let done = if replace {
-        tmp.persist(&path).map(|_| ())
-    } else {
-        tmp.persist_noclobber(&path).map(|_| ())
-    };
-    match done {
-        Ok(()) => Ok(true),
-        Err(e) if !replace && path.exists() => {
-            drop(e);
-            Ok(false)
-        }
-        Err(e) => Err(Error::io(&path, e.error)),
-    }
+    })
 }
 
 /// Writes `DIR/sweep.json` if there is none (without ever replacing one another shard wrote meanwhile), or
@@ -255,11 +233,22 @@ fn put_manifest(dir: &Path, m: &Manifest, replace: bool) -> Result<bool> {
 /// `Same`: a part of that sweep). A grid that contains the folder's and more is an error unless `grow`,
 /// which replaces `sweep.json` with `m` (results already in the folder keep belonging to it).
 pub fn write_manifest(dir: &Path, m: &Manifest, grow: bool) -> Result<()> {
+    use std::io::Write;
     let path = manifest_path(dir);
-    if !path.exists() && put_manifest(dir, m, false)? {
-        return Ok(());
+    if !path.exists() {
+        let s = manifest_json(m, &path)?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut tmp = crate::interop::temp_file_in(dir, ".sweep.json.")?;
+        tmp.write_all(s.as_bytes())
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| Error::io(&path, e))?;
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => return Ok(()),
+            // Another shard created it first: compare with theirs below.
+            Err(e) if path.exists() => drop(e),
+            Err(e) => return Err(Error::io(&path, e.error)),
+        }
     }
-    // Another shard created it first, or it was there: compare.
     let old = read_manifest(dir)?;
     let d = differences(
         &without_grid(old.identity()),
@@ -298,10 +287,7 @@ pub fn write_manifest(dir: &Path, m: &Manifest, grow: bool) -> Result<()> {
     };
     match grid_fit(&old.spec, &m.spec) {
         GridFit::Same | GridFit::Within => Ok(()),
-        GridFit::Grows if grow => {
-            put_manifest(dir, m, true)?;
-            Ok(())
-        }
+        GridFit::Grows if grow => write_atomic(&path, manifest_json(m, &path)?.as_bytes()),
         GridFit::Grows => Err(Error::invalid(
             "out",
             format!(
