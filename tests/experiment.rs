@@ -716,6 +716,43 @@ fn claims_report_writes_markdown_and_figures() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The report's accuracy table gives median, range, n and the runs at chance per condition and ε; a
+/// diverged run (recorded at 10 %) counts at chance, a run at 11.5 % does not.
+#[test]
+fn report_accuracy_table_gives_median_range_and_runs_at_chance() {
+    let mut r = vec![
+        crate::gate::fake(Preset::INorm, 0.75, 0, 81.0),
+        crate::gate::fake(Preset::INorm, 0.75, 1, 10.0),
+        crate::gate::fake(Preset::INorm, 0.75, 2, 83.5),
+        crate::gate::fake(Preset::INorm, 0.75, 3, 11.5),
+        crate::gate::fake(Preset::ELn, 0.0, 0, 88.25),
+        crate::gate::fake(Preset::ELn, 0.0, 1, 87.75),
+    ];
+    r[1].status = RunStatus::Diverged;
+    let t = inorm::experiment::report::accuracy_table(&r);
+    let row = |label: &str| {
+        t.lines()
+            .find(|l| l.starts_with(&format!("| {label} |")))
+            .unwrap_or_else(|| panic!("no row {label} in\n{t}"))
+            .to_string()
+    };
+    assert!(t.contains("| condition | ε=0 | ε=0.75 |"), "{t}");
+    assert_eq!(
+        row(&Preset::INorm.label()),
+        format!(
+            "| {} | – | 46.25 [10.00–83.50] (n=4, 1 at chance) |",
+            Preset::INorm.label()
+        )
+    );
+    assert_eq!(
+        row(&Preset::ELn.label()),
+        format!(
+            "| {} | 88.00 [87.75–88.25] (n=2) | – |",
+            Preset::ELn.label()
+        )
+    );
+}
+
 /// The committed paper-scale run (`paper/results/paper-scale/`, README "The paper-scale targeted run"): every
 /// committed result parses and belongs to the sweep (no duplicate, unexpected, foreign or unreadable file),
 /// found + missing = the 360 cells, and the committed merge and report regenerate byte for byte from the

@@ -11,13 +11,68 @@ use crate::stats::median;
 use crate::train::{RunResult, RunStatus};
 
 use super::claims::{evaluate, ClaimOutcome};
-use super::common::{fmt_num as f, fmt_p};
+use super::common::{at_chance, fmt_num as f, fmt_p};
 use super::plots::{write_figures, FigureNote};
 use super::MergeReport;
 
 /// A p-value for tables: 3 decimals, scientific below 0.001, `–` for NaN.
 pub fn p(x: f64) -> String {
     fmt_p(x)
+}
+
+/// The report's accuracy section: per condition and ε, the median final test accuracy, its range over
+/// runs, the number of runs and how many of them ended at chance ([`at_chance`]; a diverged run records
+/// 10 %), e.g. `81.56 [10.00–83.71] (n=6, 2 at chance)`.
+pub fn accuracy_table(results: &[RunResult]) -> String {
+    let mut s = String::from("## Final test accuracy (%: median [min–max] over runs)\n\n");
+    let mut eps: Vec<f64> = results.iter().map(|r| r.config.eps).collect();
+    eps.sort_by(f64::total_cmp);
+    eps.dedup();
+    let mut presets: Vec<crate::model::Preset> =
+        results.iter().map(|r| r.config.spec.preset).collect();
+    presets.sort();
+    presets.dedup();
+    let _ = writeln!(
+        s,
+        "| condition | {} |\n|---|{}",
+        eps.iter()
+            .map(|e| format!("ε={e}"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---|".repeat(eps.len())
+    );
+    for pr in &presets {
+        let cells: Vec<String> = eps
+            .iter()
+            .map(|e| {
+                let runs: Vec<&RunResult> = results
+                    .iter()
+                    .filter(|r| r.config.spec.preset == *pr && r.config.eps == *e)
+                    .collect();
+                let v: Vec<f64> = runs.iter().map(|r| r.final_metrics.test_acc).collect();
+                if v.is_empty() {
+                    return "–".into();
+                }
+                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let chance = runs.iter().filter(|r| at_chance(r)).count();
+                format!(
+                    "{} [{}–{}] (n={}{})",
+                    f(median(&v), 2),
+                    f(lo, 2),
+                    f(hi, 2),
+                    v.len(),
+                    if chance > 0 {
+                        format!(", {chance} at chance")
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} |", pr.label(), cells.join(" | "));
+    }
+    s
 }
 
 /// `✓`, `✗` or `–`.
@@ -97,16 +152,30 @@ pub fn write_report(
     );
     if let Some(r) = results.first() {
         let c = &r.config;
+        let w_lo = results
+            .iter()
+            .map(|r| r.config.spec.width)
+            .min()
+            .unwrap_or(0);
+        let w_hi = results
+            .iter()
+            .map(|r| r.config.spec.width)
+            .max()
+            .unwrap_or(0);
         let _ = writeln!(
             s,
-            "Settings of the first run: backend {} ({}, {}), {} epochs, train size {}, test size {}, width {}, batch {}, shuffle {}.\n",
+            "Settings of the first run: backend {} ({}, {}), {} epochs, train size {}, test size {}, {}, batch {}, shuffle {}.\n",
             r.backend,
             r.dtype,
             r.device,
             c.epochs,
             c.train_size.map_or("all".into(), |n| n.to_string()),
             c.test_size.map_or("all".into(), |n| n.to_string()),
-            c.spec.width,
+            if w_lo == w_hi {
+                format!("width {w_lo}")
+            } else {
+                format!("widths {w_lo}–{w_hi} (by configuration)")
+            },
             c.batch_size,
             c.shuffle
         );
@@ -130,41 +199,7 @@ pub fn write_report(
             }
         );
     }
-    s.push_str("## Final test accuracy (median over runs, %)\n\n");
-    let mut eps: Vec<f64> = results.iter().map(|r| r.config.eps).collect();
-    eps.sort_by(f64::total_cmp);
-    eps.dedup();
-    let mut presets: Vec<crate::model::Preset> =
-        results.iter().map(|r| r.config.spec.preset).collect();
-    presets.sort();
-    presets.dedup();
-    let _ = writeln!(
-        s,
-        "| condition | {} |\n|---|{}",
-        eps.iter()
-            .map(|e| format!("ε={e}"))
-            .collect::<Vec<_>>()
-            .join(" | "),
-        "---|".repeat(eps.len())
-    );
-    for pr in &presets {
-        let cells: Vec<String> = eps
-            .iter()
-            .map(|e| {
-                let v: Vec<f64> = results
-                    .iter()
-                    .filter(|r| r.config.spec.preset == *pr && r.config.eps == *e)
-                    .map(|r| r.final_metrics.test_acc)
-                    .collect();
-                if v.is_empty() {
-                    "–".into()
-                } else {
-                    format!("{} (n={})", f(median(&v), 2), v.len())
-                }
-            })
-            .collect();
-        let _ = writeln!(s, "| {} | {} |", pr.label(), cells.join(" | "));
-    }
+    s.push_str(&accuracy_table(results));
     s.push_str("\n## Claims (paper/model.md §10.1)\n\n");
     s.push_str(&claims_table(&claims));
     s.push_str("\nDetails (every comparison):\n\n| claim | comparison | n | medians | effect | U | p (MW) | p (Wilcoxon, pairs) |\n|---|---|---|---|---|---|---|---|\n");
