@@ -1,5 +1,5 @@
 //! What the claims, the plots and the report share, on a floor below all three (so none of them imports
-//! another for a helper): the ε levels present in a set of results, runs at chance and the formatting of numbers and p-values.
+//! another for a helper): the ε levels present in a set of results, runs at chance, ranges and the formatting of numbers and p-values.
 
 use crate::model::Preset;
 use crate::train::{RunResult, CHANCE_ACC};
@@ -14,6 +14,14 @@ pub fn eps_levels(results: &[RunResult], preset: Preset) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
     v.dedup();
     v
+}
+
+/// (lowest, highest) of `v`; (∞, −∞) when empty.
+pub fn min_max(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(*x), hi.max(*x))
+        })
 }
 
 /// A number for tables with `digits` decimals, `–` when not finite.

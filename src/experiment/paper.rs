@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::common::{at_chance, eps_levels, fmt_num, fmt_p};
+use super::common::{at_chance, eps_levels, fmt_num, fmt_p, min_max};
 use crate::model::{GradNorm, Preset};
 use crate::stats::{mann_whitney, median};
 use crate::train::RunResult;
@@ -138,13 +138,6 @@ fn accs(results: &[RunResult], preset: Preset, eps: Option<f64>) -> Vec<f64> {
         .map(|r| r.final_metrics.test_acc)
         .filter(|x| x.is_finite())
         .collect()
-}
-
-fn min_max(v: &[f64]) -> (f64, f64) {
-    v.iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
-            (lo.min(*x), hi.max(*x))
-        })
 }
 
 /// The variants of Figs 5c, 6a and 7b, in the paper's column order.

@@ -11,7 +11,7 @@ use crate::stats::median;
 use crate::train::{RunResult, RunStatus};
 
 use super::claims::{evaluate, ClaimOutcome};
-use super::common::{at_chance, fmt_num as f, fmt_p};
+use super::common::{at_chance, fmt_num as f, fmt_p, min_max};
 use super::plots::{write_figures, FigureNote};
 use super::MergeReport;
 
@@ -53,8 +53,7 @@ pub fn accuracy_table(results: &[RunResult]) -> String {
                 if v.is_empty() {
                     return "–".into();
                 }
-                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let (lo, hi) = min_max(&v);
                 let chance = runs.iter().filter(|r| at_chance(r)).count();
                 format!(
                     "{} [{}–{}] (n={}{})",
