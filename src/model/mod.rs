@@ -1,10 +1,15 @@
 //! What both paths share: the conditions of the paper (presets), the network specification, parameter
-//! names, shapes and optimizer groups, hyperparameters, the 30 configurations of paper/model.md §12, the host tensor
-//! type that crosses between backends, and the [`Trainer`] interface that the reference and the fast path
-//! both implement.
+//! names, shapes and optimizer groups, hyperparameters and the 30 configurations of paper/model.md §12
+//! (here); the host tensor type that crosses between backends, in `host.rs`; and the [`Trainer`] interface
+//! that the reference and the fast path both implement, in `trainer.rs`.
 
-use std::collections::BTreeMap;
 use std::fmt;
+
+mod host;
+mod trainer;
+
+pub use host::{Batch, HostTensor, ParamSet};
+pub use trainer::{BackendInfo, EvalReport, GradReport, LayerDiag, StepReport, Trainer};
 
 use crate::error::{Error, Result};
 
@@ -563,200 +568,6 @@ pub fn paper_config(i: usize) -> Result<PaperConfig> {
     })
 }
 
-/// A dense row-major f64 tensor on the host: what crosses between backends, files and tests.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct HostTensor {
-    /// Shape (row-major).
-    pub shape: Vec<usize>,
-    /// Values, row-major.
-    pub data: Vec<f64>,
-}
-
-impl HostTensor {
-    /// A tensor from shape and data; errors if they disagree.
-    pub fn new(shape: Vec<usize>, data: Vec<f64>) -> Result<HostTensor> {
-        let n: usize = shape.iter().product();
-        if n != data.len() {
-            return Err(Error::ShapeMismatch {
-                op: "HostTensor::new".into(),
-                expected: format!("{shape:?} = {n} values"),
-                got: format!("{} values", data.len()),
-            });
-        }
-        Ok(HostTensor { shape, data })
-    }
-    /// Zeros of a shape.
-    pub fn zeros(shape: Vec<usize>) -> HostTensor {
-        let n = shape.iter().product();
-        HostTensor {
-            shape,
-            data: vec![0.0; n],
-        }
-    }
-    /// Scalar.
-    pub fn scalar(v: f64) -> HostTensor {
-        HostTensor {
-            shape: vec![],
-            data: vec![v],
-        }
-    }
-    /// Number of rows (first dimension; 1 for scalars).
-    pub fn rows(&self) -> usize {
-        self.shape.first().copied().unwrap_or(1)
-    }
-    /// Number of columns (product of the other dimensions).
-    pub fn cols(&self) -> usize {
-        self.shape.iter().skip(1).product()
-    }
-    /// Largest |a − b| / max(|b|, floor) over elements, and the largest |a − b|.
-    pub fn max_rel_diff(&self, other: &HostTensor, floor: f64) -> (f64, f64) {
-        let mut rel = 0.0f64;
-        let mut abs = 0.0f64;
-        for (a, b) in self.data.iter().zip(&other.data) {
-            let d = (a - b).abs();
-            abs = abs.max(d);
-            rel = rel.max(d / b.abs().max(floor));
-        }
-        if self.data.len() != other.data.len() {
-            rel = f64::INFINITY;
-        }
-        (rel, abs)
-    }
-}
-
-/// Named tensors: parameters, gradients, activations. Ordered by name.
-pub type ParamSet = BTreeMap<String, HostTensor>;
-
-/// A minibatch: `x` is rows × `dim` row-major in [0, 1], `y` the labels.
-#[derive(Clone, Copy, Debug)]
-pub struct Batch<'a> {
-    /// Inputs, row-major.
-    pub x: &'a [f32],
-    /// Labels in 0..10.
-    pub y: &'a [u8],
-}
-
-impl Batch<'_> {
-    /// Number of samples.
-    pub fn rows(&self) -> usize {
-        self.y.len()
-    }
-    /// Checks that x holds rows × dim values and labels are < 10.
-    pub fn validate(&self, dim: usize) -> Result<()> {
-        if self.x.len() != self.y.len() * dim {
-            return Err(Error::ShapeMismatch {
-                op: "batch".into(),
-                expected: format!("{} × {dim} = {} inputs", self.y.len(), self.y.len() * dim),
-                got: format!("{} inputs", self.x.len()),
-            });
-        }
-        if let Some((i, &c)) = self
-            .y
-            .iter()
-            .enumerate()
-            .find(|(_, &c)| c as usize >= CLASSES)
-        {
-            return Err(Error::invalid(
-                "label",
-                format!("y[{i}] = {c}, must be < {CLASSES}"),
-            ));
-        }
-        if self.y.is_empty() {
-            return Err(Error::invalid("batch", "empty batch"));
-        }
-        Ok(())
-    }
-}
-
-/// Per-hidden-layer diagnostics of one training step (paper/model.md §8.2–8.3).
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LayerDiag {
-    /// cos(ReLU(LN(Z)), ReLU(Z)).
-    pub output_alignment: f64,
-    /// cos(∂L_ref/∂W_EE, ∂L_own/∂W_EE).
-    pub gradient_alignment: f64,
-    /// μ̄ = batch mean of the per-sample unit means of Z.
-    pub mean: f64,
-    /// v̄ = batch mean of the per-sample population variances of Z.
-    pub var: f64,
-}
-
-/// What one training step reports.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-pub struct StepReport {
-    /// Mean task loss of the batch (before the update).
-    pub loss: f64,
-    /// Sum over hidden layers of the local loss (I-Norm presets; 0 otherwise).
-    pub local_loss: f64,
-    /// Number of correctly classified samples (before the update).
-    pub correct: usize,
-    /// Diagnostics per hidden layer (empty when not asked for).
-    pub diag: Vec<LayerDiag>,
-}
-
-/// One forward and backward pass without update (paper/model.md §6.2 steps 1–3).
-#[derive(Clone, Debug, PartialEq)]
-pub struct GradReport {
-    /// Mean task loss.
-    pub loss: f64,
-    /// Local loss per hidden layer.
-    pub local_loss: Vec<f64>,
-    /// Logits, B×10.
-    pub logits: HostTensor,
-    /// Each hidden layer's pre-activation `Z` (`hidden.{i}.z`), B×n, as the metrics of paper/model.md §8.2
-    /// define it: `X W_EEᵀ + b` (E layers), `X W_EEᵀ + b − H_I W_EIᵀ` (EI layers), both **before** LayerNorm
-    /// in LN networks; the divided output `(A − S) ⊘ Dn` (I-Norm layers); `A − S` (subtractive-only I-Norm).
-    pub z: Vec<HostTensor>,
-    /// Each hidden layer's ReLU input (`hidden.{i}.y`), B×n: `LN(Z)` in LN networks (`ei-ln`, `e-ln`), `Z`
-    /// itself otherwise (for I-Norm layers that is the output after the division). The layer's output is
-    /// `ReLU(y)`.
-    pub y: Vec<HostTensor>,
-    /// Task-loss gradient of every parameter trained by the task (`hidden.0.w_ee`, ...).
-    pub grads: ParamSet,
-    /// Local-loss gradient of every parameter trained by the local loss.
-    pub local_grads: ParamSet,
-    /// Diagnostics per hidden layer.
-    pub diag: Vec<LayerDiag>,
-}
-
-/// Evaluation of a batch without gradients.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-pub struct EvalReport {
-    /// Sum (not mean) of per-sample task losses.
-    pub loss_sum: f64,
-    /// Number of correct argmax predictions.
-    pub correct: usize,
-    /// Moments (μ̄, v̄) of each hidden layer's pre-ReLU output on this batch.
-    pub moments: Vec<(f64, f64)>,
-}
-
-/// Which implementation runs a network.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct BackendInfo {
-    /// `reference` or `fast`.
-    pub backend: String,
-    /// `f64` or `f32`.
-    pub dtype: String,
-    /// `cpu`, `cuda:0`, ...
-    pub device: String,
-}
-
-/// The interface both paths implement, so tests, benches and the CLI switch backend with a flag.
-pub trait Trainer {
-    /// The network's specification.
-    fn spec(&self) -> &NetSpec;
-    /// Backend, dtype and device.
-    fn backend(&self) -> BackendInfo;
-    /// Current parameters (the names of [`NetSpec::param_infos`]).
-    fn params(&self) -> Result<ParamSet>;
-    /// Forward and backward on a batch, no update.
-    fn grads(&mut self, batch: Batch<'_>) -> Result<GradReport>;
-    /// One SGD step (paper/model.md §6.1–6.2); diagnostics computed when `diag` is true.
-    fn train_step(&mut self, batch: Batch<'_>, hyper: &Hyper, diag: bool) -> Result<StepReport>;
-    /// Evaluation without gradients (GradNorm is the identity, no local loss).
-    fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalReport>;
-}
-
 /// Checks that `params` has exactly the tensors of `spec`, with the right shapes.
 pub fn validate_params(spec: &NetSpec, params: &ParamSet, file: &str) -> Result<()> {
     let infos = spec.param_infos();
@@ -800,33 +611,4 @@ pub fn validate_params(spec: &NetSpec, params: &ParamSet, file: &str) -> Result<
         }
     }
     Ok(())
-}
-
-impl HostTensor {
-    /// As an nalgebra matrix: a vector of length n becomes n×1 (a column); a matrix keeps its shape.
-    pub fn to_matrix(&self) -> nalgebra::DMatrix<f64> {
-        match self.shape.len() {
-            0 => nalgebra::DMatrix::from_element(1, 1, self.data[0]),
-            1 => nalgebra::DMatrix::from_column_slice(self.shape[0], 1, &self.data),
-            _ => nalgebra::DMatrix::from_row_slice(self.rows(), self.cols(), &self.data),
-        }
-    }
-    /// From an nalgebra matrix (row-major copy, shape rows × cols).
-    pub fn from_matrix(m: &nalgebra::DMatrix<f64>) -> HostTensor {
-        let mut data = Vec::with_capacity(m.len());
-        for r in 0..m.nrows() {
-            data.extend(m.row(r).iter());
-        }
-        HostTensor {
-            shape: vec![m.nrows(), m.ncols()],
-            data,
-        }
-    }
-    /// From an nalgebra column vector (shape `[n]`).
-    pub fn from_vector(v: &nalgebra::DVector<f64>) -> HostTensor {
-        HostTensor {
-            shape: vec![v.len()],
-            data: v.iter().copied().collect(),
-        }
-    }
 }
