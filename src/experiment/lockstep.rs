@@ -51,6 +51,6 @@ pub(crate) fn run_group_of(
         .iter()
         .zip(&cfgs)
         .zip(outs)
-        .map(|((cell, cfg), out)| super::store_output(m, dir, cell, cfg, out))
+        .map(|((cell, cfg), out)| super::run::store_output(m, dir, cell, cfg, out))
         .collect()
 }
