@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::util::tmpdir;
 use inorm::backend::{make_trainer, Backend};
 use inorm::check::compare_with_floor;
 use inorm::data::{idx, synthetic};
@@ -12,13 +13,6 @@ use inorm::init::init_params;
 use inorm::interop::{grad_tensors, load_tensors, save_batch, save_model, FileDtype};
 use inorm::model::{Batch, NetSpec, ParamSet, Preset};
 use inorm::tolerance::{fast_f32_rel, FAST_F64_REL};
-
-pub(crate) fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("inorm-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn gz(path: &Path, bytes: &[u8]) {
     let f = std::fs::File::create(path).unwrap();
@@ -87,7 +81,7 @@ pub(crate) fn s(p: &Path) -> &str {
 
 #[test]
 fn cli_train_writes_a_result_and_reports_samples_per_second() {
-    let t = tmpdir("train");
+    let t = tmpdir("cli", "train");
     let d = data_dir(&t);
     let out = t.join("r.json");
     let model = t.join("final.safetensors");
@@ -150,7 +144,7 @@ fn cli_train_writes_a_result_and_reports_samples_per_second() {
 
 #[test]
 fn cli_errors_are_clear_and_never_panic() {
-    let t = tmpdir("errors");
+    let t = tmpdir("cli", "errors");
     let d = data_dir(&t);
     let e = fails(&["train", "--net", "bogus", "--data-dir", s(&d)]);
     assert!(
@@ -338,7 +332,7 @@ fn agree(a: &ParamSet, b: &ParamSet, tol: f64, what: &str) {
 
 #[test]
 fn cli_init_then_grads_agree_across_backends() {
-    let t = tmpdir("grads");
+    let t = tmpdir("cli", "grads");
     let b = t.join("batch.safetensors");
     // A luminance-shifted random batch, and parameters moved off the exact init identities (which make
     // some gradients pure roundoff), both from the fast-path test helpers.
@@ -427,7 +421,7 @@ fn handmade(tensors: &ParamSet) -> Vec<u8> {
 
 #[test]
 fn cli_grads_of_a_handmade_model_file_match_the_library() {
-    let t = tmpdir("handmade");
+    let t = tmpdir("cli", "handmade");
     let ds = synthetic(8, 9);
     let x: Vec<f32> = ds.images.iter().map(|&p| p as f32 / 255.0).collect();
     let b = t.join("batch.safetensors");
@@ -465,7 +459,7 @@ fn cli_grads_of_a_handmade_model_file_match_the_library() {
 
 #[test]
 fn cli_sweep_resume_merge_report() {
-    let t = tmpdir("sweep");
+    let t = tmpdir("cli", "sweep");
     let d = data_dir(&t);
     let out = t.join("sw");
     let args = [
@@ -541,7 +535,7 @@ fn cli_sweep_resume_merge_report() {
 /// Issue 11's bad inputs: each rejected before any training with a message naming what is wrong.
 #[test]
 fn cli_rejects_bad_input_before_training() {
-    let t = tmpdir("bad-input");
+    let t = tmpdir("cli", "bad-input");
     let d = data_dir(&t);
     let nodata = t.join("no-data-here");
     let train = |extra: &[&str]| {
@@ -683,7 +677,7 @@ fn cli_rejects_bad_input_before_training() {
 /// by --quiet); merge writes merged.csv.
 #[test]
 fn cli_sweep_dedups_logs_lines_and_writes_csv() {
-    let t = tmpdir("dedup-log");
+    let t = tmpdir("cli", "dedup-log");
     let d = data_dir(&t);
     let out = t.join("sw");
     let args = [

@@ -168,6 +168,7 @@ fn train_run_rejects_bad_settings() {
 // Sweeps: grid, shards, resume, merge.
 
 use crate::gate::runs;
+use crate::util::tmpdir;
 use inorm::data::FashionMnist;
 use inorm::experiment::{
     merge, merge_and_write, read_result, result_path, run_sweep, runs_dir, Cell, Shard, SweepSpec,
@@ -176,13 +177,6 @@ use inorm::experiment::{
 use inorm::model::GradNorm;
 use inorm::train::RunResult;
 use std::path::PathBuf;
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("inorm-exp-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn tiny_data() -> FashionMnist {
     FashionMnist {
@@ -271,7 +265,7 @@ fn sweep_shards_partition_the_grid_exactly() {
 
 #[test]
 fn sweep_resumes_after_a_kill_running_only_missing_cells() {
-    let dir = tmpdir("resume");
+    let dir = tmpdir("exp", "resume");
     let data = tiny_data();
     let spec = tiny_sweep();
     let s1 = run_sweep(&spec, &dir, Shard::ALL, 2, &data, &|_| {}).unwrap();
@@ -366,7 +360,7 @@ fn sweep_resumes_after_a_kill_running_only_missing_cells() {
 
 #[test]
 fn sweep_shards_fill_one_folder_and_merge_reports_missing_and_duplicates() {
-    let dir = tmpdir("merge");
+    let dir = tmpdir("exp", "merge");
     let data = tiny_data();
     let spec = tiny_sweep();
     for i in 0..3 {
@@ -400,7 +394,7 @@ fn copy_result(from: &std::path::Path, to: &std::path::Path, cell: &Cell, name: 
 #[test]
 fn sweep_grid_grows_only_with_grow_and_any_part_of_it_resumes() {
     use inorm::experiment::{grid_fit, read_manifest, GridFit};
-    let dir = tmpdir("grow");
+    let dir = tmpdir("exp", "grow");
     let data = tiny_data();
     let spec = tiny_sweep(); // 2 conditions × ε {0, 0.5} × configs {0, 1}: 8 cells
     run_sweep(&spec, &dir, Shard::ALL, 2, &data, &|_| {}).unwrap();
@@ -475,7 +469,7 @@ fn sweep_grid_grows_only_with_grow_and_any_part_of_it_resumes() {
 
 #[test]
 fn sweep_identity_keeps_results_of_other_settings_and_data_out() {
-    let root = tmpdir("identity");
+    let root = tmpdir("exp", "identity");
     let (a, b, c, d) = (
         root.join("a"),
         root.join("b"),
@@ -553,7 +547,7 @@ fn sweep_identity_keeps_results_of_other_settings_and_data_out() {
 
 #[test]
 fn sweep_grids_deduplicate_are_bounded_and_sizes_must_fit_the_data() {
-    let dir = tmpdir("dedup");
+    let dir = tmpdir("exp", "dedup");
     let data = tiny_data();
     let mut spec = tiny_sweep();
     spec.presets = vec![Preset::Ei, Preset::Ei];
@@ -580,7 +574,7 @@ fn sweep_grids_deduplicate_are_bounded_and_sizes_must_fit_the_data() {
     too_many.train_size = Some(65);
     let e = run_sweep(
         &too_many,
-        &tmpdir("dedup-size"),
+        &tmpdir("exp", "dedup-size"),
         Shard::ALL,
         1,
         &data,
@@ -593,7 +587,7 @@ fn sweep_grids_deduplicate_are_bounded_and_sizes_must_fit_the_data() {
     zero.epochs = 0;
     let e = run_sweep(
         &zero,
-        &tmpdir("dedup-epochs"),
+        &tmpdir("exp", "dedup-epochs"),
         Shard::ALL,
         1,
         &data,
@@ -607,7 +601,7 @@ fn sweep_grids_deduplicate_are_bounded_and_sizes_must_fit_the_data() {
 
 #[test]
 fn merge_without_a_manifest_is_never_complete_and_writes_a_csv() {
-    let dir = tmpdir("csv");
+    let dir = tmpdir("exp", "csv");
     let data = tiny_data();
     let spec = tiny_sweep();
     run_sweep(&spec, &dir, Shard::ALL, 2, &data, &|_| {}).unwrap();
@@ -691,7 +685,7 @@ fn parse_csv(s: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn claims_report_writes_markdown_and_figures() {
-    let dir = tmpdir("report");
+    let dir = tmpdir("exp", "report");
     let mut r = runs(Preset::Ei, &|_, _| 0.0);
     r.extend(runs(Preset::EiLn, &|e, _| 3.0 * e));
     r.extend(runs(Preset::ELn, &|e, _| 3.0 * e));
@@ -760,7 +754,7 @@ fn report_accuracy_table_gives_median_range_and_runs_at_chance() {
 #[test]
 fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/results/paper-scale");
-    let dir = tmpdir("paper-scale");
+    let dir = tmpdir("exp", "paper-scale");
     std::fs::create_dir_all(runs_dir(&dir)).unwrap();
     std::fs::copy(src.join("sweep.json"), dir.join("sweep.json")).unwrap();
     let mut files = 0;

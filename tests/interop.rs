@@ -2,8 +2,8 @@
 //! (here: bytes laid out by hand from the format's definition) give the same gradients as the library API.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
+use crate::util::tmpdir;
 use inorm::error::Error;
 use inorm::init::init_params;
 use inorm::interop::{
@@ -12,12 +12,6 @@ use inorm::interop::{
 use inorm::model::{Batch, NetSpec, Preset, Trainer};
 use inorm::reference::ReferenceNet;
 use inorm::rng::{SeedRng, Stream};
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("inorm-interop-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn small_spec(preset: Preset) -> NetSpec {
     let mut s = NetSpec::new(preset, 12);
@@ -63,7 +57,7 @@ pub(crate) fn handmade_safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]
 
 #[test]
 fn model_round_trip_f64_is_exact_and_f32_is_rounded_once() {
-    let dir = tmpdir("roundtrip");
+    let dir = tmpdir("interop", "roundtrip");
     for preset in Preset::ALL {
         let spec = small_spec(preset);
         let p = init_params(&spec, 5).unwrap();
@@ -90,7 +84,7 @@ fn model_round_trip_f64_is_exact_and_f32_is_rounded_once() {
 
 #[test]
 fn model_errors_name_tensor_shapes_and_preset() {
-    let dir = tmpdir("errors");
+    let dir = tmpdir("interop", "errors");
     let spec = small_spec(Preset::INormGn(inorm::model::GradNorm::Lateral));
     let p = init_params(&spec, 1).unwrap();
     let path = dir.join("m.safetensors");
@@ -143,7 +137,7 @@ fn model_errors_name_tensor_shapes_and_preset() {
 
 #[test]
 fn handmade_file_gives_the_same_gradients_as_the_library_api() {
-    let dir = tmpdir("handmade");
+    let dir = tmpdir("interop", "handmade");
     for preset in [Preset::EiLn, Preset::INormGn(inorm::model::GradNorm::Full)] {
         let spec = small_spec(preset);
         let p = init_params(&spec, 11).unwrap();
@@ -196,7 +190,7 @@ fn handmade_file_gives_the_same_gradients_as_the_library_api() {
 
 #[test]
 fn grad_dump_has_the_documented_names_and_round_trips() {
-    let dir = tmpdir("dump");
+    let dir = tmpdir("interop", "dump");
     let spec = small_spec(Preset::INorm);
     let mut net = ReferenceNet::init(spec.clone(), 2).unwrap();
     let (x, y) = batch(spec.input, 4, 9);
@@ -306,7 +300,7 @@ fn grad_dump_z_is_the_pre_activation_and_y_the_relu_input() {
 
 #[test]
 fn batch_files_validate_labels_and_shapes() {
-    let dir = tmpdir("batch");
+    let dir = tmpdir("interop", "batch");
     let (x, y) = batch(20, 3, 1);
     let path = dir.join("b.safetensors");
     save_batch(&path, &x, &y, 20).unwrap();

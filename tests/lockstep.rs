@@ -1,6 +1,7 @@
 //! Lockstep training (K networks in one batched step) against K single runs, a diverging member, the
 //! lockstep sweep (grouping, resume), the one-host-read-per-step guarantee and the bench's projection.
 
+use crate::util::tmpdir;
 use inorm::backend::Backend;
 use inorm::bench::{project, CellResult};
 use inorm::data::{synthetic, Dataset, FashionMnist};
@@ -339,13 +340,6 @@ fn lockstep_refuses_runs_that_cannot_share_a_network() {
     assert!(e.contains("2 batches"), "{e}");
 }
 
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("inorm-lock-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn tiny_sweep() -> SweepSpec {
     let mut s = SweepSpec::new(vec![Preset::ELn, Preset::INormGn(GradNorm::Center)]);
     s.eps = vec![0.0, 0.75];
@@ -391,7 +385,7 @@ fn lockstep_sweep_equals_single_sweep_and_resumes() {
         dir: PathBuf::from("<synthetic>"),
     };
     let spec = tiny_sweep();
-    let (a, b) = (tmpdir("single"), tmpdir("lock"));
+    let (a, b) = (tmpdir("lock", "single"), tmpdir("lock", "lock"));
     run_sweep(&spec, &a, Shard::ALL, 2, &data, &|_| {}).unwrap();
     let s1 = run_sweep_grouped(&spec, &b, Shard::ALL, 2, 4, &data, &|_| {}).unwrap();
     assert_eq!((s1.ran, s1.skipped), (12, 0));
@@ -497,7 +491,7 @@ fn bench_in(out: &std::path::Path, args: &[&str]) -> (String, serde_json::Value)
 
 #[test]
 fn inorm_bench_writes_json_and_markdown() {
-    let out = tmpdir("bench");
+    let out = tmpdir("lock", "bench");
     let (md, js) = bench_in(
         &out,
         &[
@@ -519,7 +513,7 @@ fn inorm_bench_writes_json_and_markdown() {
     assert!(eff > 0.0 && (eff - ratio).abs() <= 1e-12 * ratio, "{sb}");
     assert!(sb["gemm_each_gflops"].as_f64().unwrap() > 0.0);
     assert!(md.contains("2 jobs side by side"), "{md}");
-    let one = tmpdir("bench1");
+    let one = tmpdir("lock", "bench1");
     let (_, js1) = bench_in(&one, &["--nets", "ei", "--widths", "20", "--jobs", "1"]);
     assert!(
         js1["side_by_side"].is_null(),

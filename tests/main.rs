@@ -7,7 +7,7 @@ mod check;
 mod claims;
 /// The `inorm` binary end to end: train, sweep/merge/report, init/grads interop, error messages.
 mod cli;
-/// Fashion-MNIST IDX reader, data discovery, luminance shift and download.
+/// Fashion-MNIST IDX reader, data discovery, luminance shift, the synthetic set and the real data.
 mod data;
 /// Training loop, sweeps (grid, shards, resume, merge) and the claims harness.
 mod experiment;
@@ -15,6 +15,8 @@ mod experiment;
 mod fast;
 /// Fault injection: each broken piece of the model is caught by the claims-gate check that should catch it.
 mod faults;
+/// The Fashion-MNIST downloader against a loopback server: bodies, checksums, HTTP errors, redirects.
+mod fetch;
 /// The claims' decision functions on constructed results: positives, negative controls, exact thresholds.
 mod gate;
 /// Safetensors exchange of models, batches and gradient dumps.
@@ -35,3 +37,5 @@ mod stats;
 mod stress;
 /// Theorem 1 (claim C3): unbiasedness, variance and rate of the fixed-random-inhibition mean estimator.
 mod theorem;
+/// Helpers every module shares (temporary folders).
+mod util;

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::cli::{data_dir, s, tmpdir};
+use crate::cli::{data_dir, s};
+use crate::util::tmpdir;
 
 const SHARDS: usize = 3;
 /// Kills per shard before its run to completion.
@@ -94,7 +95,7 @@ fn finish(mut c: Child, t0: Instant) -> (bool, String) {
 #[test]
 fn stress_concurrent_shards_with_kills_lose_nothing() {
     let t0 = Instant::now();
-    let t = tmpdir("stress");
+    let t = tmpdir("cli", "stress");
     let d = data_dir(&t);
     let out = t.join("sweep");
     let finished = AtomicUsize::new(0);
