@@ -1,0 +1,202 @@
+//! Drawing primitives the figures share: a colour cycle, quartiles, axis ranges, and three chart kinds
+//! (scatter against the diagonal, box plots, overlaid histograms), each writing one SVG file.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+pub(super) type Res = std::result::Result<(), Box<dyn std::error::Error>>;
+
+const EPS_COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn color(i: usize) -> RGBColor {
+    EPS_COLORS[i % EPS_COLORS.len()]
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn range(vals: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in vals.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let span = (hi - lo).max(1e-3);
+    (lo - pad * span, hi + pad * span)
+}
+
+pub(super) fn scatter(
+    path: &Path,
+    title: &str,
+    xl: &str,
+    yl: &str,
+    groups: &[(f64, Vec<(f64, f64)>)],
+) -> Res {
+    let root = SVGBackend::new(path, (640, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (lo, hi) = range(
+        groups
+            .iter()
+            .flat_map(|g| g.1.iter().flat_map(|p| [p.0, p.1])),
+        0.05,
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(lo..hi, lo..hi)?;
+    chart.configure_mesh().x_desc(xl).y_desc(yl).draw()?;
+    chart.draw_series(LineSeries::new(vec![(lo, lo), (hi, hi)], BLACK.mix(0.5)))?;
+    for (i, (e, pts)) in groups.iter().enumerate() {
+        let c = color(i);
+        chart
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?
+            .label(format!("ε = {e}"))
+            .legend(move |(x, y)| Circle::new((x, y), 4, c.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Box plot of labelled groups (x = group index); `reference` draws a dotted horizontal line.
+pub(super) fn boxplot(
+    path: &Path,
+    title: &str,
+    yl: &str,
+    groups: &[(String, Vec<f64>)],
+    reference: Option<f64>,
+) -> Res {
+    let w = (120 + 70 * groups.len()).max(480) as u32;
+    let root = SVGBackend::new(path, (w, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (lo, hi) = range(groups.iter().flat_map(|g| g.1.iter().copied()), 0.08);
+    let n = groups.len() as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(180)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..n, lo..hi)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc(yl)
+        .draw()?;
+    if let Some(r) = reference {
+        chart.draw_series(DashedLineSeries::new(
+            vec![(0.0, r), (n, r)],
+            4,
+            4,
+            BLACK.mix(0.6).into(),
+        ))?;
+    }
+    for (i, (label, v)) in groups.iter().enumerate() {
+        let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        s.sort_by(f64::total_cmp);
+        let x = i as f64;
+        let c = color(i);
+        if !s.is_empty() {
+            let (q1, q2, q3) = (quantile(&s, 0.25), quantile(&s, 0.5), quantile(&s, 0.75));
+            let (mn, mx) = (s[0], s[s.len() - 1]);
+            chart.draw_series([
+                Rectangle::new([(x + 0.2, q1), (x + 0.8, q3)], c.mix(0.35).filled()),
+                Rectangle::new([(x + 0.2, q1), (x + 0.8, q3)], c.stroke_width(2)),
+            ])?;
+            chart.draw_series([
+                PathElement::new(vec![(x + 0.2, q2), (x + 0.8, q2)], BLACK.stroke_width(2)),
+                PathElement::new(vec![(x + 0.5, q3), (x + 0.5, mx)], c),
+                PathElement::new(vec![(x + 0.5, q1), (x + 0.5, mn)], c),
+                PathElement::new(vec![(x + 0.35, mx), (x + 0.65, mx)], c),
+                PathElement::new(vec![(x + 0.35, mn), (x + 0.65, mn)], c),
+            ])?;
+            chart.draw_series(
+                s.iter()
+                    .map(|&y| Circle::new((x + 0.5, y), 2, c.mix(0.6).filled())),
+            )?;
+        }
+        // Group labels run downwards (rotated 90°) from just below the axis, so long names never overlap.
+        chart.draw_series([Text::new(
+            format!("{label} (n={})", s.len()),
+            (x + 0.42, lo - 0.01 * (hi - lo)),
+            ("sans-serif", 12)
+                .into_font()
+                .transform(FontTransform::Rotate90),
+        )])?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Overlaid histograms on `[lo, hi]` with `bins` bins.
+pub(super) fn histograms(
+    path: &Path,
+    title: &str,
+    xl: &str,
+    series: &[(String, Vec<f64>)],
+    bins: usize,
+) -> Res {
+    let root = SVGBackend::new(path, (640, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (lo, hi) = range(series.iter().flat_map(|s| s.1.iter().copied()), 0.02);
+    let bw = (hi - lo) / bins as f64;
+    let counts: Vec<Vec<usize>> = series
+        .iter()
+        .map(|(_, v)| {
+            let mut c = vec![0; bins];
+            for x in v.iter().filter(|x| x.is_finite()) {
+                c[(((x - lo) / bw) as usize).min(bins - 1)] += 1;
+            }
+            c
+        })
+        .collect();
+    let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(45)
+        .build_cartesian_2d(lo..hi, 0.0..top)?;
+    chart.configure_mesh().x_desc(xl).y_desc("runs").draw()?;
+    for (i, ((label, _), c)) in series.iter().zip(&counts).enumerate() {
+        let col = color(i);
+        chart
+            .draw_series(c.iter().enumerate().filter(|(_, &k)| k > 0).map(|(b, &k)| {
+                let x0 = lo + b as f64 * bw;
+                Rectangle::new([(x0, 0.0), (x0 + bw, k as f64)], col.mix(0.45).filled())
+            }))?
+            .label(label.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], col.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
