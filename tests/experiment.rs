@@ -747,6 +747,71 @@ fn report_accuracy_table_gives_median_range_and_runs_at_chance() {
     );
 }
 
+/// The report's local-loss section counts, per I-Norm condition and ε, the runs whose epoch-mean local loss
+/// rose above the excursion threshold (a NaN, as a diverged run records it, counts as one), splits the runs at
+/// chance by whether they had one, and leaves out conditions without I-Norm layers.
+#[test]
+fn report_local_loss_table_counts_excursions_and_runs_at_chance() {
+    use inorm::experiment::report::{local_loss_table, LOCAL_LOSS_EXCURSION};
+    use inorm::model::GradNorm;
+    let epoch = |local_loss: f64| inorm::train::EpochRecord {
+        epoch: 1,
+        steps: 1,
+        train_acc: 80.0,
+        train_loss: 0.5,
+        test_acc: 80.0,
+        test_loss: 0.5,
+        local_loss,
+        output_alignment: Vec::new(),
+        gradient_alignment: Vec::new(),
+        last_output_alignment: Vec::new(),
+        last_gradient_alignment: Vec::new(),
+        test_mean: Vec::new(),
+        test_var: Vec::new(),
+        seconds: 1.0,
+    };
+    let gn = Preset::INormGn(GradNorm::Decorrelate);
+    let run = |c: usize, acc: f64, losses: &[f64]| {
+        let mut r = crate::gate::fake(gn, 0.75, c, acc);
+        r.history = losses.iter().map(|&l| epoch(l)).collect();
+        r
+    };
+    let at = LOCAL_LOSS_EXCURSION;
+    let mut r = vec![
+        // Normalizes throughout: median 0.002.
+        run(0, 82.0, &[0.001, 0.002, 0.003]),
+        // Exactly at the threshold is not an excursion; median 0.1.
+        run(1, 81.0, &[at, at, 0.05]),
+        // A recovered excursion: median 0.5, largest 14.
+        run(2, 80.0, &[0.004, 14.0, 0.5]),
+        // Diverged with a NaN local loss: at chance after an excursion.
+        run(3, 10.0, &[0.001, 0.2, f64::NAN]),
+        // At chance without an excursion.
+        run(4, 10.0, &[0.001, 0.001, 0.001]),
+    ];
+    r[3].status = RunStatus::Diverged;
+    r.push(crate::gate::fake(Preset::ELn, 0.75, 0, 85.0));
+    let t = local_loss_table(&r);
+    let rows: Vec<&str> = t.lines().filter(|l| l.starts_with("| I-Norm")).collect();
+    assert_eq!(
+        rows,
+        vec![format!(
+            "| {} | 0.75 | 5 | 0.1000 | NaN | 2 | 1 | 1 |",
+            gn.label()
+        )],
+        "{t}"
+    );
+    assert!(!t.contains(&Preset::ELn.label()), "{t}");
+    assert!(
+        t.starts_with("## I-Norm local loss: excursions and runs at chance\n\nEpoch means")
+            && t.contains("\n| condition | ε | n | median local loss | largest | runs with an excursion | of them at chance | at chance without one |\n|---|---|---|---|---|---|---|---|\n"),
+        "{t}"
+    );
+    // The largest finite value when no run has a NaN; no I-Norm runs, no section.
+    assert!(local_loss_table(&r[..3]).contains("| 3 | 0.1000 | 14.0000 | 1 | 0 | 0 |"));
+    assert!(local_loss_table(&r[5..]).is_empty());
+}
+
 /// The committed paper-scale run (`paper/results/paper-scale/`, README "The paper-scale targeted run"): every
 /// committed result parses and belongs to the sweep (no duplicate, unexpected, foreign or unreadable file),
 /// found + missing = the 360 cells, and the committed merge and report regenerate byte for byte from the
