@@ -111,6 +111,39 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> Result<MannWhitney> {
     })
 }
 
+/// The tie term `Σ(t³ − t)` of the pooled samples with which [`mann_whitney`] gives the two-sided `p` for the
+/// U `u` of samples of sizes `n1` and `n2`: its variance formula solved for the tie term,
+/// `Σ(t³ − t) = n(n − 1)·((n + 1) − 12σ²/(n1·n2))` with `σ = (|u − n1n2/2| − ½)/z` and `z` the point where
+/// `2·sf(z) = p` (found by bisection, so exact to f64 far into the tail). It reads how many runs tied from
+/// a printed (U, p) pair. 0 means no ties; ties shrink σ and so p, and a negative value means that p is
+/// larger than the test gives for this U even without ties (the pair cannot come from this test). Errors with `Invalid` unless 0 < p < 1, 0 ≤ u ≤ n1·n2 and
+/// |u − n1n2/2| > ½ (else p = 1 whatever the ties).
+pub fn mann_whitney_tie_term(u: f64, n1: usize, n2: usize, p: f64) -> Result<f64> {
+    let (a, b) = (n1 as f64, n2 as f64);
+    let d = (u - a * b / 2.0).abs() - 0.5;
+    if !(p > 0.0 && p < 1.0) || !(0.0..=a * b).contains(&u) || !(d > 0.0) {
+        return Err(Error::invalid(
+            "mann_whitney_tie_term",
+            format!(
+                "needs 0 < p < 1, 0 ≤ U ≤ n1·n2 and |U − n1·n2/2| > 1/2 (got U = {u}, n1 = {n1}, n2 = {n2}, p = {p})"
+            ),
+        ));
+    }
+    // 2·sf(z) falls from 1 at z = 0 to below any f64 p at z = 40.
+    let (mut lo, mut hi) = (0.0_f64, 40.0_f64);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if two_sided_upper(mid) > p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let sigma = d / (0.5 * (lo + hi));
+    let n = a + b;
+    Ok(n * (n - 1.0) * ((n + 1.0) - 12.0 * sigma * sigma / (a * b)))
+}
+
 /// Two-sided Wilcoxon signed-rank test of paired samples (same length ≥ 1), as SciPy's
 /// `wilcoxon(a, b, zero_method='wilcox', correction=True, method='approx')`: zero differences are dropped,
 /// |d| is mid-ranked, `z = (W+ − m(m+1)/4 − ½·sign(W+ − m(m+1)/4)) / σ` with

@@ -3,11 +3,11 @@
 //! constructed results.
 
 use inorm::experiment::paper::{
-    agrees, mw_rows, printed_median, printed_mw, range_rows, section, Metric, PrintedMw, ALPHA,
-    PRINTED_MEDIANS, PRINTED_MW, PRINTED_RANGES,
+    agrees, implied_ties, mw_rows, printed_median, printed_mw, range_rows, section, Metric,
+    PrintedMw, ALPHA, PAPER_N, PRINTED_MEDIANS, PRINTED_MW, PRINTED_RANGES, TIE_P_BELOW,
 };
 use inorm::model::{GradNorm, Preset};
-use inorm::stats::mann_whitney;
+use inorm::stats::{mann_whitney, mann_whitney_tie_term};
 use inorm::train::RunResult;
 
 use crate::gate::{fake, runs};
@@ -134,6 +134,56 @@ fn printed_medians_are_those_of_paper_model_md() {
     assert_eq!(printed_median(Preset::INormGn(GradNorm::Scale), 0.0), None);
 }
 
+/// The tie terms and tie-group sizes that paper/model.md §10 reads off the printed p-values below 0.001 are
+/// those the printed (U, p) give, and `implied_ties` covers exactly those cells, its range bracketing each.
+#[test]
+fn ties_read_off_the_printed_p_values_are_those_of_paper_model_md() {
+    let text = section10().replace('\n', " ");
+    let eps = [0.0, 0.25, 0.5, 0.75];
+    let at = |m: &PrintedMw| mann_whitney_tie_term(m.u, PAPER_N, PAPER_N, m.p).unwrap();
+    let ties = implied_ties();
+    assert_eq!(
+        ties.iter().map(|t| t.printed).collect::<Vec<_>>(),
+        PRINTED_MW
+            .iter()
+            .copied()
+            .filter(|m| m.p < TIE_P_BELOW)
+            .collect::<Vec<_>>()
+    );
+    let mut groups = Vec::new();
+    for g in [GradNorm::Scale, GradNorm::Decorrelate] {
+        let sums: Vec<String> = eps
+            .iter()
+            .map(|&e| format!("{:.0}", at(&printed_mw(g, e).unwrap())))
+            .collect();
+        let want = format!("{} {}", g.name(), sums.join(" / "));
+        assert!(text.contains(&want), "§10 lacks {want:?}");
+        let t: Vec<&_> = ties.iter().filter(|t| t.printed.variant == g).collect();
+        assert_eq!(t.len(), 4);
+        groups.push(
+            t.iter()
+                .map(|t| ((t.one_group.0 + t.one_group.1) / 2.0).round())
+                .collect::<Vec<f64>>(),
+        );
+    }
+    for t in &ties {
+        let mid = at(&t.printed);
+        assert!(t.tie_term.0 < mid && mid < t.tie_term.1, "{t:?}");
+        for (g, s) in [(t.one_group.0, t.tie_term.0), (t.one_group.1, t.tie_term.1)] {
+            assert!((g * g * g - g - s).abs() < 1e-6 * s.max(1.0), "{t:?}");
+        }
+    }
+    // Decorrelate at ε = 0 shows chance ties only; the others name their groups.
+    let s = &groups[0];
+    let d = &groups[1];
+    let want = format!(
+        "about {}, {}, {} and {} scale runs, and about {}, {} and {} decorrelate runs (ε = 0.25 to 0.75)",
+        s[0], s[1], s[2], s[3], d[1], d[2], d[3]
+    );
+    assert!(text.contains(&want), "§10 lacks {want:?}");
+    assert!(d[0] <= 4.0, "decorrelate at ε = 0: {}", d[0]);
+}
+
 #[test]
 fn every_printed_range_is_written_in_its_figures_paragraph() {
     let forms = |x: f64| {
@@ -236,6 +286,20 @@ fn mann_whitney_rows_are_the_sweeps_statistics_beside_the_papers() {
     assert!(md.contains("| I-Norm + GN full | 0.75 | 10/10 |"), "{md}");
     assert!(md.contains("| **no** |"), "{md}");
     assert_eq!(md.matches("| **no** |").count(), 1, "{md}");
+    // The ties the paper's p-values imply: GN scale's two cells (p < 0.001) beside its runs at chance; none for
+    // GN full (p ≥ 0.001) or for ε = 0.5, which the sweep lacks.
+    let ties: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| I-Norm + GN") && l.matches(" | ").count() == 6)
+        .collect();
+    assert_eq!(
+        ties,
+        [
+            "| I-Norm + GN scale | 0 | 19.0 | 1.78e-10 | 953–1011 | 9.9–10.1 | 0 / 10 |",
+            "| I-Norm + GN scale | 0.75 | 0.0 | 1.27e-11 | 7952–8022 | 20.0–20.0 | 3 / 10 |"
+        ],
+        "{md}"
+    );
     assert!(section(&runs(Preset::Ei, &|_, _| 0.0)).contains("Fig 2a"));
     assert_eq!(section(&runs(Preset::INormSub, &|_, _| 0.0)), "");
 }

@@ -9,10 +9,10 @@
 use approx::relative_eq;
 use inorm::rng::{SeedRng, Stream};
 use inorm::stats::{
-    equivalence_tost, mann_whitney, median, signed_rank_exact, stars, wilcoxon_exact,
-    wilcoxon_signed_rank,
+    equivalence_tost, mann_whitney, mann_whitney_tie_term, median, signed_rank_exact, stars,
+    wilcoxon_exact, wilcoxon_signed_rank,
 };
-use inorm::tolerance::SCIPY_REL;
+use inorm::tolerance::{SCIPY_REL, TIE_TERM_ABS};
 
 /// `got` equals SciPy's value `want` to SCIPY_REL, relatively (no absolute slack).
 fn scipy_eq(got: f64, want: f64) -> bool {
@@ -120,6 +120,82 @@ fn mann_whitney_p_is_symmetric_in_u_and_decreases_away_from_the_center() {
         );
         prev = r.p_two_sided;
     }
+}
+
+/// Σ(t³ − t) over the tie groups of the pooled samples, counted.
+fn counted_tie_term(a: &[f64], b: &[f64]) -> f64 {
+    let mut v: Vec<f64> = a.iter().chain(b).copied().collect();
+    v.sort_by(f64::total_cmp);
+    v.chunk_by(|x, y| x == y)
+        .map(|g| {
+            let t = g.len() as f64;
+            t * t * t - t
+        })
+        .sum()
+}
+
+/// The tie term read back from (U, p) is the one the samples have: the SciPy cases with ties, and 30 against
+/// 30 with k runs of the first sample at one identical value (k = 30 is every run; the others are distinct),
+/// on both sides of the center; no ties reads back 0.
+#[test]
+fn mann_whitney_tie_term_recovers_the_ties_from_u_and_p() {
+    let mut cases: Vec<(String, Vec<f64>, Vec<f64>)> = mw_cases()
+        .into_iter()
+        .filter(|(name, ..)| *name != "all tied")
+        .map(|(name, a, b, ..)| (name.to_string(), a, b))
+        .collect();
+    for k in [0, 2, 5, 9, 17, 20, 30] {
+        let b: Vec<f64> = (0..30).map(|j| 80.0 + 0.1 * j as f64).collect();
+        let a: Vec<f64> = (0..30)
+            .map(|i| {
+                if i < k {
+                    10.0
+                } else {
+                    79.0 + 0.1 * i as f64 + 0.05
+                }
+            })
+            .collect();
+        cases.push((format!("{k} tied below"), a.clone(), b.clone()));
+        cases.push((format!("{k} tied, swapped"), b, a));
+    }
+    let mut some_ties = 0;
+    for (name, a, b) in &cases {
+        let m = mann_whitney(a, b).unwrap();
+        let want = counted_tie_term(a, b);
+        let got = mann_whitney_tie_term(m.u, a.len(), b.len(), m.p_two_sided).unwrap();
+        assert!(
+            (got - want).abs() <= TIE_TERM_ABS,
+            "{name}: read back {got}, counted {want} (U = {}, p = {})",
+            m.u,
+            m.p_two_sided
+        );
+        some_ties += usize::from(want > 0.0);
+    }
+    assert!(some_ties >= 12, "the cases must have ties");
+}
+
+/// p outside (0, 1), U outside [0, n1·n2] or within ½ of the center is refused; a p larger than the tie-free
+/// one of its U reads back a negative tie term, a smaller one a positive term.
+#[test]
+fn mann_whitney_tie_term_refuses_what_it_cannot_invert() {
+    for (u, p) in [
+        (0.0, 0.0),
+        (0.0, 1.0),
+        (0.0, f64::NAN),
+        (450.0, 0.5),
+        (450.5, 0.5),
+        (-1.0, 0.1),
+        (901.0, 0.1),
+    ] {
+        assert!(
+            mann_whitney_tie_term(u, 30, 30, p).is_err(),
+            "U = {u}, p = {p}"
+        );
+    }
+    let (a, b) = samples_with_u(880);
+    let p0 = mann_whitney(&a, &b).unwrap().p_two_sided;
+    assert!(mann_whitney_tie_term(880.0, 30, 30, p0 * 1.01).unwrap() < 0.0);
+    assert!(mann_whitney_tie_term(880.0, 30, 30, p0 * 0.99).unwrap() > 0.0);
 }
 
 #[test]

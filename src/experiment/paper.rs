@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use super::common::{at_chance, eps_levels, fmt_num, fmt_p, min_max};
 use crate::model::{GradNorm, Preset};
-use crate::stats::{mann_whitney, median};
+use crate::stats::{mann_whitney, mann_whitney_tie_term, median};
 use crate::train::RunResult;
 
 /// Runs per side behind every printed Mann–Whitney statistic (paper/model.md §8.4).
@@ -184,6 +184,60 @@ pub fn mw_rows(results: &[RunResult]) -> Vec<MwRow> {
         }
     }
     rows
+}
+
+/// The paper prints p-values below [`TIE_P_BELOW`] with 3 significant digits (paper/model.md §10), which pins
+/// the tie correction of its test closely enough to read the ties off it ([`implied_ties`]).
+pub const TIE_P_DIGITS: i32 = 3;
+
+/// Printed p-values at or above this carry 2–3 decimals only, too few to pin the tie correction.
+pub const TIE_P_BELOW: f64 = 1e-3;
+
+/// What a printed (U, p) pair says about ties among the 60 runs pooled in its test.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ImpliedTies {
+    /// The printed statistic.
+    pub printed: PrintedMw,
+    /// `Σ(t³ − t)` over the tie groups of the pooled runs, for p at the low and the high end of its printed
+    /// precision (± half a unit of the last digit); the larger p gives the smaller tie term.
+    pub tie_term: (f64, f64),
+    /// The size t of one tie group with that tie term (t³ − t = Σ), at both ends.
+    pub one_group: (f64, f64),
+}
+
+/// The real t ≥ 1 with t³ − t = `tie_term` (1 for a tie term ≤ 0).
+fn one_group(tie_term: f64) -> f64 {
+    let (mut lo, mut hi) = (1.0_f64, 1.0 + tie_term.max(0.0).cbrt());
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid * mid * mid - mid < tie_term {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// For every printed Mann–Whitney statistic with p below [`TIE_P_BELOW`]: the tie term of the pooled
+/// 30 + 30 runs that its U and p imply ([`mann_whitney_tie_term`]). Test accuracies on 10,000 images tie only
+/// by chance at 0.01 %; a tie term far above what such chance ties give means a group of runs at one
+/// identical accuracy, as runs at chance (10.00 %) are, and as the paper's box plots hide.
+pub fn implied_ties() -> Vec<ImpliedTies> {
+    PRINTED_MW
+        .iter()
+        .filter(|m| m.p < TIE_P_BELOW)
+        .filter_map(|m| {
+            let half = 0.5 * 10f64.powi(m.p.log10().floor() as i32 - (TIE_P_DIGITS - 1));
+            let at = |p: f64| mann_whitney_tie_term(m.u, PAPER_N, PAPER_N, p).ok();
+            let (lo, hi) = (at(m.p + half)?, at(m.p - half)?);
+            Some(ImpliedTies {
+                printed: *m,
+                tie_term: (lo, hi),
+                one_group: (one_group(lo), one_group(hi)),
+            })
+        })
+        .collect()
 }
 
 /// Which metric a range is read from.
@@ -396,6 +450,43 @@ pub fn section(results: &[RunResult]) -> String {
                 r.u,
                 fmt_num(r.u_frac, 3),
                 fmt_p(r.p),
+            );
+        }
+    }
+    // Only the cells this sweep has, each beside its runs at chance.
+    let ties: Vec<(ImpliedTies, &MwRow)> = implied_ties()
+        .into_iter()
+        .filter_map(|t| {
+            rows.iter()
+                .find(|r| r.variant == t.printed.variant && r.eps == t.printed.eps)
+                .map(|r| (t, r))
+        })
+        .collect();
+    if !ties.is_empty() {
+        s.push_str(
+            "\nTies that the paper's printed p-values imply: below 0.001 the paper prints p with 3 significant \
+             digits, which with U and 30 runs a side pins the tie correction of its test, Σ(t³ − t) over the 60 \
+             pooled runs (range: p ± half a unit of its last digit). \"one group\" is the size t of a single tie \
+             group with that Σ. Accuracies on 10,000 test images tie only by chance at 0.01 %, so a large Σ means \
+             a group of runs at one identical accuracy, as runs at chance (10.00 %) are; the paper's box plots \
+             hide runs at or below 10 %.\n\n\
+             | variant | ε | paper U | paper p | Σ(t³ − t) | one group of | here: at chance / n |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
+        for (t, row) in &ties {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.1} | {} | {:.0}–{:.0} | {:.1}–{:.1} | {} / {} |",
+                Preset::INormGn(t.printed.variant).label(),
+                t.printed.eps,
+                t.printed.u,
+                fmt_p(t.printed.p),
+                t.tie_term.0,
+                t.tie_term.1,
+                t.one_group.0,
+                t.one_group.1,
+                row.at_chance,
+                row.n.0,
             );
         }
     }
