@@ -121,7 +121,9 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> Result<MannWhitney> {
 pub fn mann_whitney_tie_term(u: f64, n1: usize, n2: usize, p: f64) -> Result<f64> {
     let (a, b) = (n1 as f64, n2 as f64);
     let d = (u - a * b / 2.0).abs() - 0.5;
-    if !(p > 0.0 && p < 1.0) || !(0.0..=a * b).contains(&u) || !(d > 0.0) {
+    // Written so that a NaN p, u or d is refused too.
+    let valid = p > 0.0 && p < 1.0 && (0.0..=a * b).contains(&u) && d > 0.0;
+    if !valid {
         return Err(Error::invalid(
             "mann_whitney_tie_term",
             format!(
