@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::interop::write_atomic;
+use crate::model::{HiddenKind, Preset};
 use crate::stats::median;
 use crate::train::{RunResult, RunStatus};
 
@@ -28,8 +29,7 @@ pub fn accuracy_table(results: &[RunResult]) -> String {
     let mut eps: Vec<f64> = results.iter().map(|r| r.config.eps).collect();
     eps.sort_by(f64::total_cmp);
     eps.dedup();
-    let mut presets: Vec<crate::model::Preset> =
-        results.iter().map(|r| r.config.spec.preset).collect();
+    let mut presets: Vec<Preset> = results.iter().map(|r| r.config.spec.preset).collect();
     presets.sort();
     presets.dedup();
     let _ = writeln!(
@@ -85,8 +85,7 @@ pub const LOCAL_LOSS_EXCURSION: f64 = 0.1;
 /// the runs whose local loss exceeded [`LOCAL_LOSS_EXCURSION`] in some epoch, how many of those ended at
 /// chance, and how many runs ended at chance without such an excursion.
 pub fn local_loss_table(results: &[RunResult]) -> String {
-    use crate::model::HiddenKind;
-    let mut keys: Vec<(crate::model::Preset, f64)> = results
+    let mut keys: Vec<(Preset, f64)> = results
         .iter()
         .filter(|r| {
             matches!(
@@ -130,17 +129,22 @@ pub fn local_loss_table(results: &[RunResult]) -> String {
             .iter()
             .flat_map(|r| r.history.iter().map(|e| loss(e.local_loss)))
             .fold(f64::NAN, f64::max);
-        let excursion = |r: &RunResult| {
-            r.history
-                .iter()
-                .any(|e| loss(e.local_loss) > LOCAL_LOSS_EXCURSION)
-        };
-        let with = runs.iter().filter(|r| excursion(r)).count();
-        let with_chance = runs.iter().filter(|r| excursion(r) && at_chance(r)).count();
-        let without_chance = runs
+        // (had an excursion, ended at chance) per run.
+        let flags: Vec<(bool, bool)> = runs
             .iter()
-            .filter(|r| !excursion(r) && at_chance(r))
-            .count();
+            .map(|r| {
+                let excursion = r
+                    .history
+                    .iter()
+                    .any(|e| loss(e.local_loss) > LOCAL_LOSS_EXCURSION);
+                (excursion, at_chance(r))
+            })
+            .collect();
+        let count =
+            |want: fn(bool, bool) -> bool| flags.iter().filter(|(e, c)| want(*e, *c)).count();
+        let with = count(|e, _| e);
+        let with_chance = count(|e, c| e && c);
+        let without_chance = count(|e, c| !e && c);
         let num = |x: f64| {
             if x.is_nan() {
                 "–".to_string()
