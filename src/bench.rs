@@ -24,7 +24,7 @@ use crate::init::init_params;
 use crate::model::{Batch, GradNorm, Hyper, NetSpec, Preset, PAPER_CONFIGS};
 use crate::rng::{SeedRng, Stream};
 use crate::train::lockstep::eval_rows;
-use crate::train::EVAL_BATCH;
+use crate::train::{diag_step, DIAG_EVERY, EVAL_BATCH};
 
 /// Images per training epoch and per evaluation pass of the paper's protocol.
 const TRAIN_IMAGES: f64 = 60_000.0;
@@ -50,8 +50,11 @@ pub struct BenchOpts {
     pub batches: Vec<usize>,
     /// Networks per lockstep group (1 = a single network).
     pub ks: Vec<usize>,
-    /// Compute the alignment diagnostics at every step (the figures need them; faithful default).
+    /// Compute the alignment diagnostics (the figures need them).
     pub diag: bool,
+    /// On every `diag_every`-th step and each epoch's last (of 60,000 / batch steps), as
+    /// [`crate::train::TrainConfig::diag_every`]; 1: every step.
+    pub diag_every: usize,
     /// Time per measurement (seconds), training and evaluation each.
     pub seconds: f64,
     /// Parallel runs (CPU: one per core) used by the projection.
@@ -77,6 +80,7 @@ impl BenchOpts {
             batches: vec![32],
             ks: vec![1],
             diag: true,
+            diag_every: DIAG_EVERY,
             seconds: if quick { 0.3 } else { 1.0 },
             jobs: 1,
             train_eval_full: true,
@@ -139,6 +143,8 @@ pub struct BenchReport {
     pub jobs: usize,
     /// Alignment diagnostics on.
     pub diag: bool,
+    /// Diagnosed steps: every `diag_every`-th and each epoch's last.
+    pub diag_every: usize,
     /// Training-set evaluation pass every epoch.
     pub train_eval_full: bool,
     /// GEMM peak of one job (GFLOP/s), measured in this run.
@@ -280,15 +286,42 @@ fn time_it(
     Ok(((calls * per_call) as f64 / t.elapsed().as_secs_f64(), calls))
 }
 
+/// Which timed steps compute the diagnostics: the steps of a training epoch of the protocol's 60,000
+/// images at this batch size, in order, picked as [`diag_step`] picks them.
+struct DiagSteps {
+    on: bool,
+    every: usize,
+    per_epoch: usize,
+    step: usize,
+}
+
+impl DiagSteps {
+    fn new(opts: &BenchOpts, batch: usize) -> DiagSteps {
+        DiagSteps {
+            on: opts.diag,
+            every: opts.diag_every,
+            per_epoch: (TRAIN_IMAGES as usize).div_ceil(batch),
+            step: 0,
+        }
+    }
+
+    fn next(&mut self) -> bool {
+        let d = self.on && diag_step(self.step, self.per_epoch, self.every);
+        self.step = (self.step + 1) % self.per_epoch;
+        d
+    }
+}
+
 /// One network through [`make_trainer`] (the path `inorm train` takes): (train samples/s, steps, eval
 /// samples/s).
 fn single_cell(opts: &BenchOpts, spec: &NetSpec, batch: usize) -> Result<(f64, usize, f64)> {
     let params = init_params(spec, 0)?;
     let mut net = make_trainer(opts.backend, spec.clone(), &params)?;
+    let mut diag = DiagSteps::new(opts, batch);
     let hyper = Hyper::sgd(1e-3, 1e-3, 1e-4);
     let (x, y) = synthetic(batch, spec.input, 0);
     let (train_sps, steps) = time_it(opts.seconds, batch, || {
-        net.train_step(Batch { x: &x, y: &y }, &hyper, opts.diag)?;
+        net.train_step(Batch { x: &x, y: &y }, &hyper, diag.next())?;
         Ok(())
     })?;
     let (ex, ey) = synthetic(EVAL_BATCH, spec.input, 100);
@@ -312,13 +345,14 @@ fn lockstep_cell(
     let params = vec![init_params(spec, 0)?; k];
     let mut net = LockstepNet::new(spec.clone(), &params, dtype, device)?;
     let hyper = vec![Hyper::sgd(1e-3, 1e-3, 1e-4); k];
+    let mut diag = DiagSteps::new(opts, batch);
     let data: Vec<_> = (0..k as u64)
         .map(|i| synthetic(batch, spec.input, i))
         .collect();
     let xs: Vec<&[f32]> = data.iter().map(|d| d.0.as_slice()).collect();
     let ys: Vec<&[u8]> = data.iter().map(|d| d.1.as_slice()).collect();
     let (train_sps, steps) = time_it(opts.seconds, batch * k, || {
-        for r in net.step(&xs, &ys, &hyper, opts.diag)? {
+        for r in net.step(&xs, &ys, &hyper, diag.next())? {
             r?;
         }
         Ok(())
@@ -502,6 +536,7 @@ pub fn run_bench(opts: &BenchOpts, on_cell: &mut dyn FnMut(&CellResult)) -> Resu
         threads: std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into()),
         jobs: opts.jobs,
         diag: opts.diag,
+        diag_every: opts.diag_every,
         train_eval_full: opts.train_eval_full,
         gemm_peak_gflops: peak,
         gemm_shape: shape,
@@ -519,6 +554,15 @@ fn hours(s: f64) -> String {
     }
 }
 
+/// `on, every step`, `on, every 10th step and each epoch's last` or `off`.
+fn diag_words(on: bool, every: usize) -> String {
+    match (on, every) {
+        (false, _) => "off".into(),
+        (true, 1) => "on, every step".into(),
+        (true, n) => format!("on, every {n}th step and each epoch's last"),
+    }
+}
+
 /// The report as markdown tables (cells, then projections).
 pub fn markdown(r: &BenchReport) -> String {
     let mut s = format!(
@@ -528,7 +572,7 @@ pub fn markdown(r: &BenchReport) -> String {
         r.device,
         r.version,
         r.threads,
-        if r.diag { "on" } else { "off" },
+        diag_words(r.diag, r.diag_every),
         if r.train_eval_full { "every epoch" } else { "off" },
         r.gemm_peak_gflops,
         r.gemm_shape,

@@ -499,6 +499,12 @@ fn inorm_bench_writes_json_and_markdown() {
         ],
     );
     assert!(md.contains("| inorm | 20 | 32 | 3 |"), "{md}");
+    // The default diagnoses every 10th step and each epoch's last, as `train` and `sweep` do.
+    assert_eq!(js["diag_every"], 10);
+    assert!(
+        md.contains("diagnostics on, every 10th step and each epoch's last"),
+        "{md}"
+    );
     assert_eq!(js["cells"].as_array().unwrap().len(), 4);
     assert!(js["gemm_peak_gflops"].as_f64().unwrap() > 0.0);
     // The CLI sets its kernel threads (--threads, default 1) for candle and rayon, and the bench records them.
@@ -514,7 +520,21 @@ fn inorm_bench_writes_json_and_markdown() {
     assert!(sb["gemm_each_gflops"].as_f64().unwrap() > 0.0);
     assert!(md.contains("2 jobs side by side"), "{md}");
     let one = tmpdir("lock", "bench1");
-    let (_, js1) = bench_in(&one, &["--nets", "ei", "--widths", "20", "--jobs", "1"]);
+    let (md1, js1) = bench_in(
+        &one,
+        &[
+            "--nets",
+            "ei",
+            "--widths",
+            "20",
+            "--jobs",
+            "1",
+            "--diag-every",
+            "1",
+        ],
+    );
+    assert!(md1.contains("diagnostics on, every step"), "{md1}");
+    assert_eq!(js1["diag_every"], 1);
     assert!(
         js1["side_by_side"].is_null(),
         "one job alone: nothing side by side"

@@ -9,6 +9,8 @@ mod claims;
 mod cli;
 /// Fashion-MNIST IDX reader, data discovery, luminance shift, the synthetic set and the real data.
 mod data;
+/// `--diag-every`: diagnostics on every k-th step leave training and the figures' numbers bit for bit.
+mod diag;
 /// Training loop, sweeps (grid, shards, resume, merge) and the claims harness.
 mod experiment;
 /// The candle fast path against the reference: case table, properties, trajectories, snapshots.

@@ -140,8 +140,12 @@ pub struct SweepSpec {
     /// Backend (by name).
     #[serde(with = "crate::train::backend_name")]
     pub backend: Backend,
-    /// Alignment diagnostics at every step.
+    /// Alignment diagnostics on.
     pub diag: bool,
+    /// Diagnose every `diag_every`-th step of an epoch and its last ([`TrainConfig::diag_every`]; 1 in
+    /// `sweep.json` files written before the setting existed).
+    #[serde(default = "crate::train::every_step")]
+    pub diag_every: usize,
     /// Training-set metric.
     pub train_eval: TrainEval,
     /// Shuffle each epoch.
@@ -174,6 +178,7 @@ impl SweepSpec {
             lambda: 0.01,
             backend: Backend::Fast { f64: false },
             diag: true,
+            diag_every: crate::train::DIAG_EVERY,
             train_eval: TrainEval::Full,
             shuffle: false,
             model: None,
@@ -275,6 +280,7 @@ impl SweepSpec {
         c.shuffle = self.shuffle;
         c.backend = self.backend;
         c.diag = self.diag;
+        c.diag_every = self.diag_every;
         c.train_eval = self.train_eval;
         c.init_model = self.model.as_ref().map(|m| m.display().to_string());
         Ok(c)

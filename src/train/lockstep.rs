@@ -12,8 +12,8 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 
 use super::{
-    data_in_use, epoch_record, final_metrics, Divergence, EpochRecord, Progress, RunOutput,
-    RunResult, RunStatus, SetEval, TrainConfig, TrainEval, EVAL_BATCH,
+    data_in_use, diag_step, epoch_record, final_metrics, Divergence, EpochRecord, Progress,
+    RunOutput, RunResult, RunStatus, SetEval, TrainConfig, TrainEval, EVAL_BATCH,
 };
 use crate::backend::Backend;
 use crate::data::shift::{epoch_order, shift_rng, shifted_batch};
@@ -48,6 +48,7 @@ pub fn check_group(cfgs: &[TrainConfig]) -> Result<()> {
             ("batch size", c.batch_size != c0.batch_size),
             ("backend", c.backend != c0.backend),
             ("diagnostics", c.diag != c0.diag),
+            ("diagnosed steps", c.diag_every != c0.diag_every),
             ("train-eval", c.train_eval != c0.train_eval),
         ];
         if let Some((what, _)) = differs.iter().find(|d| d.1) {
@@ -249,7 +250,8 @@ pub fn train_lockstep_with_id(
             let xs: Vec<&[f32]> = (0..kk).map(|k| members[pick(k)].x.as_slice()).collect();
             let ys: Vec<&[u8]> = (0..kk).map(|k| members[pick(k)].y.as_slice()).collect();
             let ts = Instant::now();
-            let reports = net.step(&xs, &ys, &hypers, c0.diag)?;
+            let diag = c0.diag && diag_step(s, steps_per_epoch, c0.diag_every);
+            let reports = net.step(&xs, &ys, &hypers, diag)?;
             train_s += ts.elapsed().as_secs_f64();
             for (k, r) in reports.into_iter().enumerate() {
                 if !live[k] {

@@ -10,7 +10,7 @@ use inorm::error::{Error, Result};
 use inorm::experiment::{SweepSpec, WidthRule, MAX_GRID};
 use inorm::interop::FileDtype;
 use inorm::model::{paper_config, Preset};
-use inorm::train::TrainEval;
+use inorm::train::{TrainEval, DIAG_EVERY};
 
 #[derive(clap::Args, Clone)]
 pub(crate) struct DataArgs {
@@ -48,9 +48,13 @@ pub(crate) struct RunOpts {
     /// I-Norm local-loss weight λ.
     #[arg(long, default_value_t = 0.01)]
     pub(crate) lambda: f64,
-    /// Skip the per-step alignment diagnostics.
+    /// Skip the alignment diagnostics.
     #[arg(long)]
     pub(crate) no_diag: bool,
+    /// Compute the alignment diagnostics on every N-th step of an epoch and on its last step, the value
+    /// the figures and claims use (1: every step, as results written before this option were).
+    #[arg(long, value_name = "N", default_value_t = DIAG_EVERY)]
+    pub(crate) diag_every: usize,
     /// How training-set accuracy/loss are measured.
     #[arg(long, value_enum, default_value = "full")]
     pub(crate) train_eval: TrainEvalArg,
@@ -60,6 +64,24 @@ pub(crate) struct RunOpts {
     /// Initial model (safetensors) instead of initializing from the seed.
     #[arg(long)]
     pub(crate) model: Option<PathBuf>,
+}
+
+impl RunOpts {
+    /// `--diag-every`, checked (≥ 1).
+    pub(crate) fn diag_every(&self) -> Result<usize> {
+        diag_every(self.diag_every)
+    }
+}
+
+/// A `--diag-every` value, checked (≥ 1).
+pub(crate) fn diag_every(n: usize) -> Result<usize> {
+    if n == 0 {
+        return Err(Error::invalid(
+            "diag-every",
+            "0 (must be ≥ 1; 1 computes the diagnostics on every step)",
+        ));
+    }
+    Ok(n)
 }
 
 #[derive(clap::Args, Clone)]
@@ -260,6 +282,7 @@ pub(crate) fn sweep_spec(g: &GridArgs) -> Result<SweepSpec> {
     s.lambda = g.run.lambda;
     s.backend = Backend::parse(&g.run.backend)?;
     s.diag = !g.run.no_diag;
+    s.diag_every = g.run.diag_every()?;
     s.train_eval = g.run.train_eval.into();
     s.shuffle = g.run.shuffle;
     s.model = g.run.model.clone();

@@ -8,6 +8,7 @@ use inorm::backend::Backend;
 use inorm::bench::{markdown, run_bench, BenchOpts};
 use inorm::error::{Error, Result};
 use inorm::model::Preset;
+use inorm::train::DIAG_EVERY;
 
 /// Options of `inorm bench`.
 #[derive(clap::Args)]
@@ -39,6 +40,9 @@ pub struct BenchArgs {
     /// Without the alignment diagnostics (the figures need them; default on).
     #[arg(long)]
     no_diag: bool,
+    /// Diagnostics on every N-th step of an epoch and its last (as `train --diag-every`; 1: every step).
+    #[arg(long, value_name = "N", default_value_t = DIAG_EVERY)]
+    diag_every: usize,
     /// Project without the per-epoch training-set evaluation pass (`--train-eval running`).
     #[arg(long)]
     no_train_eval: bool,
@@ -90,6 +94,7 @@ pub fn cmd_bench(a: BenchArgs) -> Result<ExitCode> {
         o.seconds = s;
     }
     o.diag = !a.no_diag;
+    o.diag_every = crate::args::diag_every(a.diag_every)?;
     o.train_eval_full = !a.no_train_eval;
     let r = run_bench(&o, &mut |c| {
         eprintln!(

@@ -103,6 +103,7 @@ pub(crate) fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
     cfg.shuffle = a.run.shuffle;
     cfg.backend = backend;
     cfg.diag = !a.run.no_diag;
+    cfg.diag_every = a.run.diag_every()?;
     cfg.train_eval = a.run.train_eval.into();
     if let Some(m) = &a.run.model {
         cfg.initial_params = Some(interop::load_model(m, &cfg.spec)?);
