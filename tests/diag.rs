@@ -3,7 +3,7 @@
 //! come out bit for bit as with diagnostics on every step; only the epoch means of the alignments become
 //! means over the diagnosed steps.
 
-use crate::util::tmpdir;
+use crate::util::{run_numbers, tmpdir};
 use inorm::backend::Backend;
 use inorm::data::{synthetic, Dataset, FashionMnist};
 use inorm::experiment::{run_sweep, Shard, SweepSpec, WidthRule};
@@ -34,36 +34,9 @@ fn run(c: &TrainConfig) -> RunOutput {
     train_run(c, &tr, &te, &mut |_| {}).unwrap()
 }
 
-/// Every number of a run except the epoch means of the alignments (and wall times).
+/// Every number of a run but the epoch means of the alignments (and wall times), then its parameters.
 fn figure_numbers(o: &RunOutput) -> Vec<f64> {
-    let r = &o.result;
-    let mut v = Vec::new();
-    for e in &r.history {
-        v.extend([
-            e.train_acc,
-            e.train_loss,
-            e.test_acc,
-            e.test_loss,
-            e.local_loss,
-            e.steps as f64,
-        ]);
-        for l in [
-            &e.last_output_alignment,
-            &e.last_gradient_alignment,
-            &e.test_mean,
-            &e.test_var,
-        ] {
-            v.extend(l.iter().copied());
-        }
-    }
-    let f = &r.final_metrics;
-    v.extend([
-        f.test_acc,
-        f.output_alignment,
-        f.gradient_alignment,
-        f.mean,
-        f.var,
-    ]);
+    let mut v = run_numbers(&o.result, false);
     for t in o.params.values() {
         v.extend(t.data.iter().copied());
     }

@@ -1,7 +1,7 @@
 //! Lockstep training (K networks in one batched step) against K single runs, a diverging member, the
 //! lockstep sweep (grouping, resume), the one-host-read-per-step guarantee and the bench's projection.
 
-use crate::util::tmpdir;
+use crate::util::{run_numbers, tmpdir};
 use inorm::backend::Backend;
 use inorm::bench::{project, CellResult};
 use inorm::data::{synthetic, Dataset, FashionMnist};
@@ -13,7 +13,7 @@ use inorm::init::init_params;
 use inorm::model::{paper_config, GradNorm, Hyper, NetSpec, ParamSet, Preset};
 use inorm::tolerance::FAST_F32_TRAJECTORY;
 use inorm::train::lockstep::{check_group, train_lockstep};
-use inorm::train::{train_run, RunResult, RunStatus, TrainConfig, TrainEval};
+use inorm::train::{train_run, RunStatus, TrainConfig, TrainEval};
 use std::path::PathBuf;
 
 /// Lockstep and single runs of the f64 fast path execute the same kernels on the same numbers; what is
@@ -43,41 +43,6 @@ fn group(preset: Preset, backend: Backend) -> Vec<TrainConfig> {
             c
         })
         .collect()
-}
-
-/// Every number a figure or claim reads from a run, flattened.
-fn numbers(r: &RunResult) -> Vec<f64> {
-    let mut v = Vec::new();
-    for e in &r.history {
-        v.extend([
-            e.train_acc,
-            e.train_loss,
-            e.test_acc,
-            e.test_loss,
-            e.local_loss,
-            e.steps as f64,
-        ]);
-        for l in [
-            &e.output_alignment,
-            &e.gradient_alignment,
-            &e.last_output_alignment,
-            &e.last_gradient_alignment,
-            &e.test_mean,
-            &e.test_var,
-        ] {
-            v.extend(l.iter().copied());
-        }
-    }
-    let f = &r.final_metrics;
-    v.extend([
-        f.test_acc,
-        f.train_acc,
-        f.output_alignment,
-        f.gradient_alignment,
-        f.mean,
-        f.var,
-    ]);
-    v
 }
 
 /// Largest |a − b| / max(|b|, 1); NaN equal to NaN; a length mismatch is infinite.
@@ -143,9 +108,10 @@ fn lockstep_vs_single(cfgs: &[TrainConfig]) -> (f64, f64) {
             "{}",
             c.spec.preset
         );
-        worst.0 = worst
-            .0
-            .max(max_rel(&numbers(&l.result), &numbers(&s.result)));
+        worst.0 = worst.0.max(max_rel(
+            &run_numbers(&l.result, true),
+            &run_numbers(&s.result, true),
+        ));
         worst.1 = worst.1.max(param_rel(&l.params, &s.params));
     }
     worst
@@ -396,13 +362,13 @@ fn lockstep_sweep_equals_single_sweep_and_resumes() {
             read_result(&result_path(&a, c)).unwrap(),
             read_result(&result_path(&b, c)).unwrap(),
         );
-        let e = max_rel(&numbers(&y), &numbers(&x));
+        let e = max_rel(&run_numbers(&y, true), &run_numbers(&x, true));
         assert!(e <= LOCKSTEP_F64_REL, "{}: {e:e}", c.id());
     }
     // A kill mid-sweep: three results missing; the rerun trains only those, regrouped, to the same numbers.
     let before: Vec<Vec<f64>> = grid
         .iter()
-        .map(|c| numbers(&read_result(&result_path(&b, c)).unwrap()))
+        .map(|c| run_numbers(&read_result(&result_path(&b, c)).unwrap(), true))
         .collect();
     for i in [1, 4, 9] {
         std::fs::remove_file(result_path(&b, &grid[i])).unwrap();
@@ -410,7 +376,7 @@ fn lockstep_sweep_equals_single_sweep_and_resumes() {
     let s2 = run_sweep_grouped(&spec, &b, Shard::ALL, 1, 4, &data, &|_| {}).unwrap();
     assert_eq!((s2.ran, s2.skipped), (3, 9));
     for (c, want) in grid.iter().zip(&before) {
-        let got = numbers(&read_result(&result_path(&b, c)).unwrap());
+        let got = run_numbers(&read_result(&result_path(&b, c)).unwrap(), true);
         assert!(max_rel(&got, want) <= LOCKSTEP_F64_REL, "{}", c.id());
     }
     let _ = std::fs::remove_dir_all(&a);

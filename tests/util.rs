@@ -39,3 +39,46 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Every number a figure or claim reads from a run, flattened: per epoch the metrics, the last-step
+/// alignments and the test moments (and, with `epoch_means`, the alignments averaged over the epoch's
+/// diagnosed steps), then the final metrics.
+pub fn run_numbers(r: &inorm::train::RunResult, epoch_means: bool) -> Vec<f64> {
+    let mut v = Vec::new();
+    for e in &r.history {
+        v.extend([
+            e.train_acc,
+            e.train_loss,
+            e.test_acc,
+            e.test_loss,
+            e.local_loss,
+            e.steps as f64,
+        ]);
+        if epoch_means {
+            v.extend(
+                e.output_alignment
+                    .iter()
+                    .chain(&e.gradient_alignment)
+                    .copied(),
+            );
+        }
+        for l in [
+            &e.last_output_alignment,
+            &e.last_gradient_alignment,
+            &e.test_mean,
+            &e.test_var,
+        ] {
+            v.extend(l.iter().copied());
+        }
+    }
+    let f = &r.final_metrics;
+    v.extend([
+        f.test_acc,
+        f.train_acc,
+        f.output_alignment,
+        f.gradient_alignment,
+        f.mean,
+        f.var,
+    ]);
+    v
+}
