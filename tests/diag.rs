@@ -192,10 +192,18 @@ fn a_folder_from_before_the_option_reads_as_every_step_and_resumes_only_so() {
 }
 
 #[test]
-fn cli_refuses_diag_every_zero() {
+fn train_bench_and_reproduce_refuse_diag_every_zero() {
     for args in [
         &["train", "--net", "e-ln", "--diag-every", "0", "--offline"][..],
         &["bench", "--quick", "--diag-every", "0"][..],
+        &[
+            "reproduce",
+            "--scale",
+            "quick",
+            "--diag-every",
+            "0",
+            "--offline",
+        ][..],
     ] {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_inorm"))
             .args(args)
