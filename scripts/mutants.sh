@@ -31,8 +31,8 @@ case "$module" in
   reference) re='^src/reference/'; tests=(reference:: --skip inorm_realistic_dot_and_taylor) ;;
   # The fast path's own tests, and those that drive it through the lockstep trainer, the PyTorch interop,
   # the experiment runner and the CLI (each a few seconds; not faults::, which trains for a minute).
-  fast) re='^src/fast/'; tests=(fast:: lockstep:: interop:: experiment:: cli:: stress::) ;;
-  claims) re='^src/experiment/claims\.rs'; tests=(experiment:: gate::) ;;
+  fast) re='^src/fast/'; tests=(fast:: lockstep:: interop:: train:: sweep:: report:: cli:: stress::) ;;
+  claims) re='^src/experiment/claims\.rs'; tests=(train:: sweep:: report:: gate::) ;;
   *)
     echo "error: unknown module '$module'; use one of: theorem check init reference fast claims" >&2
     echo "usage: scripts/mutants.sh MODULE [cargo-mutants arguments...]" >&2

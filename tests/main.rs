@@ -11,8 +11,6 @@ mod cli;
 mod data;
 /// `--diag-every`: diagnostics on every k-th step leave training and the figures' numbers bit for bit.
 mod diag;
-/// Training loop, sweeps (grid, shards, resume, merge) and the claims harness.
-mod experiment;
 /// The candle fast path against the reference: case table, properties, trajectories, snapshots.
 mod fast;
 /// Fault injection: each broken piece of the model is caught by the claims-gate check that should catch it.
@@ -31,13 +29,19 @@ mod paper_stats;
 /// Proofs for every backward of the f64 reference: FD Jacobians, dot-product and Taylor tests, LN/GN and
 /// init identities (claims C1, C2), one training step by hand.
 mod reference;
+/// `inorm report` on constructed results, and the committed paper-scale folder regenerating byte for byte.
+mod report;
 /// The seeded RNG: pinned first draws of every distribution, their moments, degenerate ranges.
 mod rng;
 /// Rank statistics against SciPy reference values.
 mod stats;
 /// Sweeps under concurrency and faults: shards killed and restarted into one folder lose nothing.
 mod stress;
+/// Sweeps on synthetic data: grid, shards, resume after a kill, growing a grid, identity, bounds, merge.
+mod sweep;
 /// Theorem 1 (claim C3): unbiasedness, variance and rate of the fixed-random-inhibition mean estimator.
 mod theorem;
+/// The training loop on synthetic data: determinism, divergence, reference against fast, bad settings.
+mod train;
 /// Helpers every module shares (temporary folders).
 mod util;

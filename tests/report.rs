@@ -1,0 +1,190 @@
+//! `inorm report` on constructed results (markdown, figures, accuracy and local-loss tables) and the committed paper-scale folder, which must parse and regenerate byte for byte.
+
+use crate::gate::runs;
+use crate::util::tmpdir;
+use inorm::data::synthetic;
+use inorm::experiment::{merge_and_write, runs_dir};
+use inorm::model::Preset;
+use inorm::train::RunStatus;
+use std::path::PathBuf;
+
+#[test]
+fn claims_report_writes_markdown_and_figures() {
+    let dir = tmpdir("exp", "report");
+    let mut r = runs(Preset::Ei, &|_, _| 0.0);
+    r.extend(runs(Preset::EiLn, &|e, _| 3.0 * e));
+    r.extend(runs(Preset::ELn, &|e, _| 3.0 * e));
+    r.extend(runs(Preset::INorm, &|e, _| -3.0 * e));
+    let imgs = synthetic(16, 1);
+    let (claims, figs) =
+        inorm::experiment::report::write_report(&r, None, Some(&imgs), &dir).unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("| C4 |") && md.contains("C16"));
+    assert_eq!(claims.len(), 13);
+    for id in ["Fig 1b", "Fig 2a", "Fig 2b", "Fig 3b", "Fig 4a", "Fig 4b"] {
+        let f = figs.iter().find(|f| f.id == id).unwrap();
+        let file = f
+            .file
+            .as_ref()
+            .unwrap_or_else(|| panic!("{id}: {}", f.note));
+        let svg = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(svg.starts_with("<svg") || svg.contains("<svg"), "{id}");
+    }
+    let f5 = figs.iter().find(|f| f.id == "Fig 5c").unwrap();
+    assert!(f5.file.is_none() && f5.note.contains("skipped"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The report's accuracy table gives median, range, n and the runs at chance per condition and ε; a
+/// diverged run (recorded at 10 %) counts at chance, a run at 11.5 % does not.
+#[test]
+fn report_accuracy_table_gives_median_range_and_runs_at_chance() {
+    let mut r = vec![
+        crate::gate::fake(Preset::INorm, 0.75, 0, 81.0),
+        crate::gate::fake(Preset::INorm, 0.75, 1, 10.0),
+        crate::gate::fake(Preset::INorm, 0.75, 2, 83.5),
+        crate::gate::fake(Preset::INorm, 0.75, 3, 11.5),
+        crate::gate::fake(Preset::ELn, 0.0, 0, 88.25),
+        crate::gate::fake(Preset::ELn, 0.0, 1, 87.75),
+    ];
+    r[1].status = RunStatus::Diverged;
+    let t = inorm::experiment::report::accuracy_table(&r);
+    let row = |label: &str| {
+        t.lines()
+            .find(|l| l.starts_with(&format!("| {label} |")))
+            .unwrap_or_else(|| panic!("no row {label} in\n{t}"))
+            .to_string()
+    };
+    assert!(t.contains("| condition | ε=0 | ε=0.75 |"), "{t}");
+    assert_eq!(
+        row(&Preset::INorm.label()),
+        format!(
+            "| {} | – | 46.25 [10.00–83.50] (n=4, 1 at chance) |",
+            Preset::INorm.label()
+        )
+    );
+    assert_eq!(
+        row(&Preset::ELn.label()),
+        format!(
+            "| {} | 88.00 [87.75–88.25] (n=2) | – |",
+            Preset::ELn.label()
+        )
+    );
+}
+
+/// The report's local-loss section counts, per I-Norm condition and ε, the runs whose epoch-mean local loss
+/// rose above the excursion threshold (a NaN, as a diverged run records it, counts as one), splits the runs at
+/// chance by whether they had one, and leaves out conditions without I-Norm layers.
+#[test]
+fn report_local_loss_table_counts_excursions_and_runs_at_chance() {
+    use inorm::experiment::report::{local_loss_table, LOCAL_LOSS_EXCURSION};
+    use inorm::model::GradNorm;
+    let epoch = |local_loss: f64| inorm::train::EpochRecord {
+        epoch: 1,
+        steps: 1,
+        train_acc: 80.0,
+        train_loss: 0.5,
+        test_acc: 80.0,
+        test_loss: 0.5,
+        local_loss,
+        output_alignment: Vec::new(),
+        gradient_alignment: Vec::new(),
+        last_output_alignment: Vec::new(),
+        last_gradient_alignment: Vec::new(),
+        test_mean: Vec::new(),
+        test_var: Vec::new(),
+        seconds: 1.0,
+    };
+    let gn = Preset::INormGn(GradNorm::Decorrelate);
+    let run = |c: usize, acc: f64, losses: &[f64]| {
+        let mut r = crate::gate::fake(gn, 0.75, c, acc);
+        r.history = losses.iter().map(|&l| epoch(l)).collect();
+        r
+    };
+    let at = LOCAL_LOSS_EXCURSION;
+    let mut r = vec![
+        // Normalizes throughout: median 0.002.
+        run(0, 82.0, &[0.001, 0.002, 0.003]),
+        // Exactly at the threshold is not an excursion; median 0.1.
+        run(1, 81.0, &[at, at, 0.05]),
+        // A recovered excursion: median 0.5, largest 14.
+        run(2, 80.0, &[0.004, 14.0, 0.5]),
+        // Diverged with a NaN local loss: at chance after an excursion.
+        run(3, 10.0, &[0.001, 0.2, f64::NAN]),
+        // At chance without an excursion.
+        run(4, 10.0, &[0.001, 0.001, 0.001]),
+    ];
+    r[3].status = RunStatus::Diverged;
+    r.push(crate::gate::fake(Preset::ELn, 0.75, 0, 85.0));
+    let t = local_loss_table(&r);
+    let rows: Vec<&str> = t.lines().filter(|l| l.starts_with("| I-Norm")).collect();
+    assert_eq!(
+        rows,
+        vec![format!(
+            "| {} | 0.75 | 5 | 0.1000 | NaN | 2 | 1 | 1 |",
+            gn.label()
+        )],
+        "{t}"
+    );
+    assert!(!t.contains(&Preset::ELn.label()), "{t}");
+    assert!(
+        t.starts_with("## I-Norm local loss: excursions and runs at chance\n\nEpoch means")
+            && t.contains("\n| condition | ε | n | median local loss | largest | runs with an excursion | of them at chance | at chance without one |\n|---|---|---|---|---|---|---|---|\n"),
+        "{t}"
+    );
+    // The largest finite value when no run has a NaN; no I-Norm runs, no section.
+    assert!(local_loss_table(&r[..3]).contains("| 3 | 0.1000 | 14.0000 | 1 | 0 | 0 |"));
+    assert!(local_loss_table(&r[5..]).is_empty());
+}
+
+/// The committed paper-scale run (`paper/results/paper-scale/`, README "The paper-scale targeted run"): every
+/// committed result parses and belongs to the sweep (no duplicate, unexpected, foreign or unreadable file),
+/// found + missing = the 360 cells, and the committed merge and report regenerate byte for byte from the
+/// committed results (regenerate them with `inorm report paper/results/paper-scale` after adding results).
+#[test]
+fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/results/paper-scale");
+    let dir = tmpdir("exp", "paper-scale");
+    std::fs::create_dir_all(runs_dir(&dir)).unwrap();
+    std::fs::copy(src.join("sweep.json"), dir.join("sweep.json")).unwrap();
+    let mut files = 0;
+    for e in std::fs::read_dir(runs_dir(&src)).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        // Result files only (a sweep running in this folder has hidden temporary files).
+        if name.ends_with(".json") && !name.starts_with('.') {
+            std::fs::copy(&p, runs_dir(&dir).join(&name)).unwrap();
+            files += 1;
+        }
+    }
+    let (rep, results) = merge_and_write(&dir).unwrap();
+    assert!(rep.manifest);
+    assert_eq!(rep.expected, 360);
+    assert_eq!((rep.found, results.len()), (files, files));
+    assert_eq!(rep.found + rep.missing.len(), 360);
+    assert!(rep.duplicates.is_empty(), "{:?}", rep.duplicates);
+    assert!(rep.unexpected.is_empty(), "{:?}", rep.unexpected);
+    assert!(rep.foreign.is_empty(), "{:?}", rep.foreign);
+    assert!(rep.unreadable.is_empty(), "{:?}", rep.unreadable);
+    // The report as `inorm report` writes it (Fig 1b from the data when it is installed, as in CI).
+    let images = inorm::data::locate(None)
+        .ok()
+        .and_then(|d| inorm::data::load(&d).ok())
+        .map(|d| d.train.take(16));
+    let out = dir.join("report");
+    inorm::experiment::report::write_report(&results, Some(&rep), images.as_ref(), &out).unwrap();
+    for f in [
+        "merged.json",
+        "merged.csv",
+        "report/report.md",
+        "report/claims.json",
+    ] {
+        let got = std::fs::read_to_string(dir.join(f)).unwrap();
+        let want = std::fs::read_to_string(src.join(f)).unwrap_or_default();
+        assert!(
+            got == want,
+            "paper/results/paper-scale/{f} is not what its committed results give; regenerate it with \
+             `inorm report paper/results/paper-scale`"
+        );
+    }
+}
