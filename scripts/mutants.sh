@@ -32,7 +32,7 @@ case "$module" in
   # The fast path's own tests, and those that drive it through the lockstep trainer, the PyTorch interop,
   # the experiment runner and the CLI (each a few seconds; not faults::, which trains for a minute).
   fast) re='^src/fast/'; tests=(fast:: lockstep:: interop:: train:: sweep:: report:: cli:: stress::) ;;
-  claims) re='^src/experiment/claims\.rs'; tests=(train:: sweep:: report:: gate::) ;;
+  claims) re='^src/experiment/claims/'; tests=(train:: sweep:: report:: gate::) ;;
   *)
     echo "error: unknown module '$module'; use one of: theorem check init reference fast claims" >&2
     echo "usage: scripts/mutants.sh MODULE [cargo-mutants arguments...]" >&2
