@@ -620,3 +620,63 @@ fn claim_c11_without_i_norm_runs_has_no_verdict_but_reports_its_ln_half() {
     let c = claims::c11(&runs(full, &alt), t.c11_max_deficit, t.alpha);
     assert!(!c.note.contains("half"), "{}", c.note);
 }
+
+/// The notes of the "≈" claims quote the p of every equivalence test they are decided by (C12: GN center
+/// against E LN+ per ε; C15: GN lateral against E LN+ and against GN center per ε), as C11 quotes its
+/// non-inferiority p's: paper/claims.md's paper-scale column cites these numbers.
+#[test]
+fn claim_notes_quote_the_p_of_each_test_they_decide_by() {
+    use inorm::experiment::common::fmt_p;
+    let t = Thresholds::PAPER;
+    let (m, a) = (t.equiv_margin, t.alpha);
+    let gn = Preset::INormGn;
+    // Distinct differences per ε, so that each TOST p differs and the order shows.
+    let shifted = |p: Preset, d: f64, k: usize| {
+        runs(p, &move |e, c| {
+            d * (1.0 + e) + 0.08 * (((c * k + (e * 4.0) as usize) % 10) as f64 - 4.5)
+        })
+    };
+    let r: Vec<RunResult> = [
+        shifted(Preset::ELn, 0.0, 1),
+        shifted(gn(GradNorm::Center), 0.1, 3),
+        shifted(gn(GradNorm::Scale), -2.0, 1),
+        shifted(gn(GradNorm::Decorrelate), -1.0, 1),
+        shifted(gn(GradNorm::Lateral), 0.2, 7),
+    ]
+    .concat();
+    let tost = |x: Preset, y: Preset| -> Vec<String> {
+        claims::eps_levels(&r, x)
+            .into_iter()
+            .map(|e| {
+                fmt_p(claims::compare(&r, x, y, Some(e), &|r| r.final_metrics.test_acc).p_tost(m))
+            })
+            .collect()
+    };
+    let center_ln = tost(gn(GradNorm::Center), Preset::ELn);
+    let lateral_ln = tost(gn(GradNorm::Lateral), Preset::ELn);
+    let lateral_center = tost(gn(GradNorm::Lateral), gn(GradNorm::Center));
+    assert_eq!(center_ln.len(), 2);
+    // The p's differ between the ε's and between the comparisons, so a note that quotes them in the
+    // wrong order or from the wrong comparison fails below.
+    for l in [&center_ln, &lateral_ln, &lateral_center] {
+        assert_ne!(l[0], l[1], "{l:?}");
+    }
+    assert!(center_ln != lateral_ln && lateral_ln != lateral_center);
+    let c12 = claims::c12(&r, m, a);
+    assert!(
+        c12.note
+            .contains(&format!("(p = {})", center_ln.join(", "))),
+        "{} / {center_ln:?}",
+        c12.note
+    );
+    let c15 = claims::c15(&r, m, a);
+    assert!(
+        c15.note.contains(&format!(
+            "(p = {} against E LN+; {} against GN center)",
+            lateral_ln.join(", "),
+            lateral_center.join(", ")
+        )),
+        "{} / {lateral_ln:?} {lateral_center:?}",
+        c15.note
+    );
+}

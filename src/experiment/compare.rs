@@ -160,10 +160,15 @@ impl Comparison {
             .flatten()
     }
 
+    /// The p of [`Self::tost`] (the larger of its two one-sided p's); NaN with fewer than 2 pairs.
+    pub fn p_tost(&self, margin: f64) -> f64 {
+        self.tost(margin).map_or(f64::NAN, |e| e.p)
+    }
+
     /// a ≈ b: equivalence within ±`margin` shown at level `alpha` by two one-sided tests. Unlike "not
     /// significantly different", noisier data makes this harder to pass, not easier.
     pub fn equivalent(&self, margin: f64, alpha: f64) -> bool {
-        self.tost(margin).is_some_and(|e| e.p < alpha)
+        self.p_tost(margin) < alpha
     }
 
     /// One-sided exact signed-rank p of "a − b > −`margin`" (non-inferiority: a trails b by less than

@@ -54,7 +54,7 @@ pub fn c5(results: &[RunResult], margin: f64, alpha: f64) -> ClaimOutcome {
     let note = if c.has_data() {
         format!(
             "equivalence within ±{margin}: TOST p = {} (needs < {alpha}; paired runs only)",
-            fmt_p(c.tost(margin).map_or(f64::NAN, |e| e.p))
+            fmt_p(c.p_tost(margin))
         )
     } else {
         missing(&[a, b])

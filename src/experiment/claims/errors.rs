@@ -2,8 +2,8 @@
 //! accuracies of I-Norm networks with and without the GradNorm variants.
 
 use super::{compare, eps_levels, Comparison};
-use super::{gn, missing, outcome, per_eps, ClaimOutcome, ACC};
-use crate::experiment::common::{at_chance, fmt_p};
+use super::{gn, missing, outcome, per_eps, ps, ClaimOutcome, ACC};
+use crate::experiment::common::at_chance;
 use crate::experiment::compare::values;
 use crate::model::{GradNorm, Preset};
 use crate::stats::{mann_whitney, median};
@@ -111,11 +111,7 @@ pub fn c11(results: &[RunResult], max_deficit: f64, alpha: f64) -> ClaimOutcome 
     let ln_part = |ok: bool| {
         format!(
             "non-inferior to E LN+ (margin {max_deficit}, p < {alpha}) at every ε: {ok} (p = {})",
-            vs_ln
-                .iter()
-                .map(|c| fmt_p(c.p_non_inferior(max_deficit)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            ps(&vs_ln, |c| c.p_non_inferior(max_deficit))
         )
     };
     let ok_ln = vs_ln.iter().all(|c| c.non_inferior(max_deficit, alpha));
@@ -171,7 +167,11 @@ pub fn c12(results: &[RunResult], margin: f64, alpha: f64) -> ClaimOutcome {
         let above = vs_s.iter().chain(&vs_d).all(|x| x.effect > 0.0);
         (
             Some(same && above),
-            format!("≈ E LN+ at every ε (TOST within ±{margin}, p < {alpha}): {same}; > scale and > decorrelate at every ε: {above}"),
+            format!(
+                "≈ E LN+ at every ε (TOST within ±{margin}, p < {alpha}): {same} (p = {}); > scale and > \
+                 decorrelate at every ε: {above}",
+                ps(&vs_ln, |x| x.p_tost(margin))
+            ),
         )
     };
     let h = vs_ln.len().saturating_sub(1);
@@ -282,7 +282,12 @@ pub fn c15(results: &[RunResult], margin: f64, alpha: f64) -> ClaimOutcome {
             .all(|x| x.equivalent(margin, alpha));
         (
             Some(ok),
-            format!("equivalent (TOST within ±{margin}, p < {alpha}) to E LN+ and GN center at every ε: {ok}"),
+            format!(
+                "equivalent (TOST within ±{margin}, p < {alpha}) to E LN+ and GN center at every ε: {ok} \
+                 (p = {} against E LN+; {} against GN center)",
+                ps(&vs_ln, |x| x.p_tost(margin)),
+                ps(&vs_c, |x| x.p_tost(margin))
+            ),
         )
     };
     let h = vs_ln.len().saturating_sub(1);

@@ -18,6 +18,7 @@
 //! normalizing the back-propagated errors, on the alignments and accuracies of the GradNorm variants).
 
 pub use super::common::eps_levels;
+use super::common::fmt_p;
 use super::compare::{acc, common_eps};
 pub use super::compare::{compare, Comparison};
 use crate::model::{GradNorm, Preset};
@@ -161,6 +162,11 @@ fn missing(what: &[Preset]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     )
+}
+
+/// One p per comparison (one per ε, in order) for a note: `"a, b"`.
+fn ps(d: &[Comparison], p: impl Fn(&Comparison) -> f64) -> String {
+    d.iter().map(|c| fmt_p(p(c))).collect::<Vec<_>>().join(", ")
 }
 
 fn per_eps(results: &[RunResult], a: Preset, b: Preset) -> Vec<Comparison> {
