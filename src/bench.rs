@@ -107,6 +107,11 @@ pub struct CellResult {
     pub train_gflops: f64,
     /// Training steps timed.
     pub steps: usize,
+    /// Training steps that computed the alignment diagnostics, of the `steps + 1` run (an untimed
+    /// warm-up step first): those [`crate::train::diag_step`] picks from the steps of an epoch of the
+    /// protocol's 60,000 images at this batch size, counted from the epoch's first step; 0 with the
+    /// diagnostics off.
+    pub diagnosed_steps: usize,
 }
 
 /// A projected wall time.
@@ -255,7 +260,7 @@ fn side_by_side(opts: &BenchOpts, dtype: DType) -> Result<SideBySide> {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let (alone, _) = gemm_peak(&Device::Cpu, dtype)?;
     let each: Vec<f64> = together(opts.jobs, |_| Ok(gemm_peak(&Device::Cpu, dtype)?.0))?;
-    let (train_alone, _, _) = single_cell(opts, &spec, batch)?;
+    let train_alone = single_cell(opts, &spec, batch)?.0;
     let each_train: Vec<f64> = together(opts.jobs, |_| Ok(single_cell(opts, &spec, batch)?.0))?;
     let train_each = mean(&each_train);
     Ok(SideBySide {
@@ -293,6 +298,8 @@ struct DiagSteps {
     every: usize,
     per_epoch: usize,
     step: usize,
+    /// How many of the steps so far were diagnosed.
+    diagnosed: usize,
 }
 
 impl DiagSteps {
@@ -302,19 +309,23 @@ impl DiagSteps {
             every: opts.diag_every,
             per_epoch: (TRAIN_IMAGES as usize).div_ceil(batch),
             step: 0,
+            diagnosed: 0,
         }
     }
 
     fn next(&mut self) -> bool {
         let d = self.on && diag_step(self.step, self.per_epoch, self.every);
         self.step = (self.step + 1) % self.per_epoch;
+        self.diagnosed += usize::from(d);
         d
     }
 }
 
-/// One network through [`make_trainer`] (the path `inorm train` takes): (train samples/s, steps, eval
-/// samples/s).
-fn single_cell(opts: &BenchOpts, spec: &NetSpec, batch: usize) -> Result<(f64, usize, f64)> {
+/// What one cell measured: train samples/s, timed steps, eval samples/s, diagnosed steps.
+type Timings = (f64, usize, f64, usize);
+
+/// One network through [`make_trainer`] (the path `inorm train` takes).
+fn single_cell(opts: &BenchOpts, spec: &NetSpec, batch: usize) -> Result<Timings> {
     let params = init_params(spec, 0)?;
     let mut net = make_trainer(opts.backend, spec.clone(), &params)?;
     let mut diag = DiagSteps::new(opts, batch);
@@ -329,18 +340,12 @@ fn single_cell(opts: &BenchOpts, spec: &NetSpec, batch: usize) -> Result<(f64, u
         net.evaluate(Batch { x: &ex, y: &ey })?;
         Ok(())
     })?;
-    Ok((train_sps, steps, eval_sps))
+    Ok((train_sps, steps, eval_sps, diag.diagnosed))
 }
 
 /// K networks in one [`LockstepNet`] (the path `inorm sweep --lockstep K` takes), all starting from the
-/// same parameters (the speed does not depend on their values): (train samples/s, steps, eval samples/s),
-/// all networks together.
-fn lockstep_cell(
-    opts: &BenchOpts,
-    spec: &NetSpec,
-    batch: usize,
-    k: usize,
-) -> Result<(f64, usize, f64)> {
+/// same parameters (the speed does not depend on their values); samples/s of all networks together.
+fn lockstep_cell(opts: &BenchOpts, spec: &NetSpec, batch: usize, k: usize) -> Result<Timings> {
     let (device, dtype) = device_of(opts.backend)?;
     let params = vec![init_params(spec, 0)?; k];
     let mut net = LockstepNet::new(spec.clone(), &params, dtype, device)?;
@@ -367,7 +372,7 @@ fn lockstep_cell(
         net.evaluate(&exs, &eys)?;
         Ok(())
     })?;
-    Ok((train_sps, steps, eval_sps))
+    Ok((train_sps, steps, eval_sps, diag.diagnosed))
 }
 
 /// Measures one cell.
@@ -379,7 +384,7 @@ pub fn measure_cell(
     k: usize,
 ) -> Result<CellResult> {
     let spec = NetSpec::new(preset, width);
-    let (train_sps, steps, eval_sps) = if k == 1 {
+    let (train_sps, steps, eval_sps, diagnosed_steps) = if k == 1 {
         single_cell(opts, &spec, batch)?
     } else {
         lockstep_cell(opts, &spec, batch, k)?
@@ -393,6 +398,7 @@ pub fn measure_cell(
         eval_samples_per_s: eval_sps,
         train_gflops: train_flops(&spec) * train_sps / 1e9,
         steps,
+        diagnosed_steps,
     })
 }
 

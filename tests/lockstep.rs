@@ -393,6 +393,7 @@ fn cell(preset: Preset, width: usize, k: usize, train: f64, eval: f64) -> CellRe
         eval_samples_per_s: eval,
         train_gflops: 0.0,
         steps: 1,
+        diagnosed_steps: 0,
     }
 }
 
@@ -434,6 +435,26 @@ fn bench_projection_sums_the_protocol_and_divides_by_jobs() {
     assert_eq!(part[0].name, "targeted set");
 }
 
+/// Checks every cell of a bench.json: its diagnosed steps are those `diag_step` picks (every `every`-th
+/// and each epoch's last of the 1,875 steps of a 60,000-image epoch at batch 32) among the warm-up and
+/// timed steps; `every = None`: diagnostics off, none. Returns the cells' step counts.
+fn check_diagnosed(js: &serde_json::Value, every: Option<usize>) -> Vec<u64> {
+    let cells = js["cells"].as_array().unwrap();
+    cells
+        .iter()
+        .map(|c| {
+            let steps = c["steps"].as_u64().unwrap();
+            let want = every.map_or(0, |k| {
+                (0..steps as usize + 1)
+                    .filter(|&s| inorm::train::diag_step(s % 1875, 1875, k))
+                    .count()
+            });
+            assert_eq!(c["diagnosed_steps"].as_u64().unwrap() as usize, want, "{c}");
+            steps
+        })
+        .collect()
+}
+
 /// Runs `inorm bench ARGS --seconds 0.05 --out DIR` without the kernel-thread variables; (bench.md, bench.json).
 fn bench_in(out: &std::path::Path, args: &[&str]) -> (String, serde_json::Value) {
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_inorm"))
@@ -472,6 +493,8 @@ fn inorm_bench_writes_json_and_markdown() {
         "{md}"
     );
     assert_eq!(js["cells"].as_array().unwrap().len(), 4);
+    // Every 10th timed step computed the diagnostics, counting from the warm-up step (at least 3 timed).
+    assert!(check_diagnosed(&js, Some(10)).iter().all(|&s| s >= 3));
     assert!(js["gemm_peak_gflops"].as_f64().unwrap() > 0.0);
     // The CLI sets its kernel threads (--threads, default 1) for candle and rayon, and the bench records them.
     assert_eq!(js["threads"], "1");
@@ -501,6 +524,15 @@ fn inorm_bench_writes_json_and_markdown() {
     );
     assert!(md1.contains("diagnostics on, every step"), "{md1}");
     assert_eq!(js1["diag_every"], 1);
+    check_diagnosed(&js1, Some(1));
+    let off = tmpdir("lock", "bench-off");
+    let (_, js0) = bench_in(
+        &off,
+        &["--nets", "ei", "--widths", "20", "--jobs", "1", "--no-diag"],
+    );
+    assert_eq!(js0["diag"], false);
+    check_diagnosed(&js0, None);
+    let _ = std::fs::remove_dir_all(&off);
     assert!(
         js1["side_by_side"].is_null(),
         "one job alone: nothing side by side"
