@@ -1,8 +1,7 @@
 //! Claims on normalizing activity (paper/model.md §10.1): C4–C8 and C16, on the accuracies and hidden
 //! moments of EI, LN and I-Norm networks without GradNorm.
 
-use super::{compare, eps_levels, Comparison};
-use super::{missing, outcome, per_eps, ClaimOutcome, ACC};
+use super::{compare, eps_levels, missing, outcome, per_eps, ClaimOutcome, Comparison, ACC};
 use crate::experiment::common::fmt_p;
 use crate::experiment::compare::{acc, values};
 use crate::model::Preset;

@@ -1,8 +1,9 @@
 //! Claims on normalizing the back-propagated errors (paper/model.md §10.1): C9–C15, on the alignments and
 //! accuracies of I-Norm networks with and without the GradNorm variants.
 
-use super::{compare, eps_levels, Comparison};
-use super::{gn, missing, outcome, per_eps, ps, ClaimOutcome, ACC};
+use super::{
+    compare, eps_levels, gn, missing, outcome, per_eps, ps, ClaimOutcome, Comparison, ACC,
+};
 use crate::experiment::common::at_chance;
 use crate::experiment::compare::values;
 use crate::model::{GradNorm, Preset};
