@@ -34,7 +34,7 @@ pub const DOT_REL: f64 = 1e-9;
 /// Multiple of a 5-point stencil's measured roundoff (`σ·√130/(12h)`, its standard deviation, with `σ` the
 /// function's own noise from [`crate::check::noise_level_search`]) below which a finite-difference derivative
 /// cannot be told from the analytic one. On injected noise of known σ the 32-point estimate was 0.63–2.4 σ over
-/// 400 draws (tests/check.rs), so 10 estimated standard deviations are at least 6 true ones. A wrong
+/// 400 draws (tests/check/noise.rs), so 10 estimated standard deviations are at least 6 true ones. A wrong
 /// derivative is still caught wherever its error exceeds this, e.g. a 1e-6 relative error of a derivative 10³×
 /// the noise.
 pub const NOISE_SIGMAS: f64 = 10.0;

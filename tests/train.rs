@@ -57,15 +57,28 @@ fn train_run_keeps_the_last_partial_batch_and_round_trips_json() {
     c.train_size = Some(70); // 2 full batches + 6
     c.train_eval = TrainEval::Running;
     c.config_index = Some(0);
-    let mut steps = 0;
+    let mut losses = vec![Vec::new(); 2];
     let out = train_run(&c, &tr, &te, &mut |p| {
-        if let inorm::train::Progress::Step { .. } = p {
-            steps += 1
+        if let inorm::train::Progress::Step { epoch, loss, .. } = p {
+            losses[epoch - 1].push(loss)
         }
     })
     .unwrap();
-    assert_eq!(steps, 6);
+    assert_eq!(losses.iter().map(Vec::len).sum::<usize>(), 6);
     assert_eq!(out.result.history[0].steps, 3);
+    // With the running training metrics, an epoch's training loss is its steps' losses weighted by their
+    // samples (32, 32, 6), and its accuracy a whole number of the 70 samples.
+    for (e, l) in out.result.history.iter().zip(&losses) {
+        let want = (l[0] * 32.0 + l[1] * 32.0 + l[2] * 6.0) / 70.0;
+        assert!(
+            relative_eq!(e.train_loss, want, max_relative = 1e-12),
+            "epoch {}: {} against {want}",
+            e.epoch,
+            e.train_loss
+        );
+        let correct = e.train_acc * 70.0 / 100.0;
+        assert!((correct - correct.round()).abs() < 1e-9 && (0.0..=70.0).contains(&correct));
+    }
     let js = serde_json::to_string(&out.result).unwrap();
     let back: inorm::train::RunResult = serde_json::from_str(&js).unwrap();
     assert_eq!(curve(&back), curve(&out.result));

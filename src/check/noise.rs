@@ -103,7 +103,7 @@ pub fn noise_level(
 }
 
 /// Points per estimate in [`noise_level_search`]: on injected noise of known σ, 400 estimates with 32 points
-/// fell within 0.63–2.4 σ, with 8 points within 0.13–2.5 σ (tests/check.rs).
+/// fell within 0.63–2.4 σ, with 8 points within 0.13–2.5 σ (tests/check/noise.rs).
 pub const SEARCH_POINTS: usize = 32;
 
 /// The noise level of `f` near `x` along `u`, trying steps from `h` down (÷100 while the smooth part shows)

@@ -12,7 +12,7 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 
 use super::{
-    data_in_use, diag_step, epoch_record, final_metrics, Divergence, EpochRecord, Progress,
+    data_in_use, diag_step, final_metrics, Divergence, EpochRecord, EpochTally, Progress,
     RunOutput, RunResult, RunStatus, SetEval, TrainConfig, TrainEval, EVAL_BATCH,
 };
 use crate::backend::Backend;
@@ -220,13 +220,8 @@ pub fn train_lockstep_with_id(
             .iter()
             .map(|c| shift_rng(c.seed, true, epoch as u64))
             .collect();
-        let mut loss_sum = vec![0.0; kk];
-        let mut local_sum = vec![0.0; kk];
-        let mut correct = vec![0usize; kk];
-        let mut seen = vec![0usize; kk];
-        let mut steps = vec![0usize; kk];
-        let mut oa = vec![vec![Vec::new(); HIDDEN_LAYERS]; kk];
-        let mut ga = vec![vec![Vec::new(); HIDDEN_LAYERS]; kk];
+        let mut tallies: Vec<EpochTally> =
+            (0..kk).map(|_| EpochTally::new(HIDDEN_LAYERS)).collect();
         for s in 0..steps_per_epoch {
             let live: Vec<bool> = members.iter().map(|m| m.divergence.is_none()).collect();
             let Some(lead) = live.iter().position(|&a| a) else {
@@ -260,20 +255,8 @@ pub fn train_lockstep_with_id(
                 let m = &mut members[k];
                 match r {
                     Ok(r) => {
-                        steps[k] += 1;
                         m.samples += hi - lo;
-                        seen[k] += hi - lo;
-                        loss_sum[k] += r.loss * (hi - lo) as f64;
-                        local_sum[k] += r.local_loss;
-                        correct[k] += r.correct;
-                        if !r.diag.is_empty() {
-                            m.last_diag.clear();
-                            for (l, d) in r.diag.iter().enumerate().take(HIDDEN_LAYERS) {
-                                oa[k][l].push(d.output_alignment);
-                                ga[k][l].push(d.gradient_alignment);
-                                m.last_diag.push((d.output_alignment, d.gradient_alignment));
-                            }
-                        }
+                        tallies[k].add(&r, hi - lo, &mut m.last_diag);
                         progress(
                             k,
                             Progress::Step {
@@ -290,17 +273,7 @@ pub fn train_lockstep_with_id(
                             step: s,
                             reason,
                         });
-                        m.history.push(epoch_record(
-                            epoch,
-                            steps[k],
-                            &oa[k],
-                            &ga[k],
-                            seen[k],
-                            correct[k],
-                            loss_sum[k],
-                            local_sum[k],
-                            te,
-                        ));
+                        m.history.push(tallies[k].record(epoch, te));
                     }
                     Err(e) => return Err(e),
                 }
@@ -321,17 +294,7 @@ pub fn train_lockstep_with_id(
             vec![None; kk]
         };
         for k in (0..kk).filter(|&k| active[k]) {
-            let mut rec = epoch_record(
-                epoch,
-                steps[k],
-                &oa[k],
-                &ga[k],
-                seen[k],
-                correct[k],
-                loss_sum[k],
-                local_sum[k],
-                te,
-            );
+            let mut rec = tallies[k].record(epoch, te);
             if let Some((acc, loss, mom)) = &tests[k] {
                 rec.test_acc = *acc;
                 rec.test_loss = *loss;

@@ -34,7 +34,7 @@ pub use result::{
     backend_name, nullable, nullable_vec, Divergence, EpochRecord, FinalMetrics, RunResult,
     RunStatus,
 };
-pub(crate) use result::{epoch_record, final_metrics};
+pub(crate) use result::{final_metrics, EpochTally};
 
 /// The paper's minibatch size (paper/model.md §6.2).
 pub const BATCH: usize = 32;
@@ -340,10 +340,7 @@ pub fn train_run_with_id(
         let te = Instant::now();
         let order = epoch_order(n_train, cfg.shuffle, cfg.seed, epoch as u64);
         let mut rng = shift_rng(cfg.seed, true, epoch as u64);
-        let (mut loss_sum, mut local_sum, mut correct, mut seen) = (0.0, 0.0, 0usize, 0usize);
-        let mut oa = vec![Vec::new(); HIDDEN_LAYERS];
-        let mut ga = vec![Vec::new(); HIDDEN_LAYERS];
-        let mut steps = 0;
+        let mut tally = EpochTally::new(HIDDEN_LAYERS);
         for (s, chunk) in order.chunks(cfg.batch_size).enumerate() {
             shifted_batch(train, chunk, cfg.eps, &mut rng, &mut x, &mut y);
             let ts = Instant::now();
@@ -352,20 +349,8 @@ pub fn train_run_with_id(
             train_s += ts.elapsed().as_secs_f64();
             match r {
                 Ok(r) => {
-                    steps += 1;
                     samples += chunk.len();
-                    seen += chunk.len();
-                    loss_sum += r.loss * chunk.len() as f64;
-                    local_sum += r.local_loss;
-                    correct += r.correct;
-                    if !r.diag.is_empty() {
-                        last_diag.clear();
-                        for (l, d) in r.diag.iter().enumerate().take(HIDDEN_LAYERS) {
-                            oa[l].push(d.output_alignment);
-                            ga[l].push(d.gradient_alignment);
-                            last_diag.push((d.output_alignment, d.gradient_alignment));
-                        }
-                    }
+                    tally.add(&r, chunk.len(), &mut last_diag);
                     progress(Progress::Step {
                         epoch,
                         step: s + 1,
@@ -379,17 +364,13 @@ pub fn train_run_with_id(
                         step: s,
                         reason,
                     });
-                    history.push(epoch_record(
-                        epoch, steps, &oa, &ga, seen, correct, loss_sum, local_sum, te,
-                    ));
+                    history.push(tally.record(epoch, te));
                     break 'epochs;
                 }
                 Err(e) => return Err(e),
             }
         }
-        let mut rec = epoch_record(
-            epoch, steps, &oa, &ga, seen, correct, loss_sum, local_sum, te,
-        );
+        let mut rec = tally.record(epoch, te);
         let (acc, loss, mom) = evaluate_set(
             trainer.as_mut(),
             test,

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::{TrainConfig, CHANCE_ACC};
 use crate::data::DataId;
+use crate::model::StepReport;
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -256,53 +257,91 @@ pub(crate) fn final_metrics(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn epoch_record(
-    epoch: usize,
+/// One epoch's training steps summed up, before its evaluation passes: what [`EpochTally::record`] turns
+/// into the epoch's [`EpochRecord`] (the single and the lockstep training loops keep one per run).
+pub(crate) struct EpochTally {
     steps: usize,
-    oa: &[Vec<f64>],
-    ga: &[Vec<f64>],
     seen: usize,
     correct: usize,
     loss_sum: f64,
     local_sum: f64,
-    te: Instant,
-) -> EpochRecord {
-    let per_layer = |v: &[Vec<f64>]| -> Vec<f64> {
-        if v.iter().all(|l| l.is_empty()) {
-            Vec::new()
-        } else {
-            v.iter().map(|l| mean(l)).collect()
+    /// Output and gradient alignment per hidden layer, one entry per diagnosed step.
+    oa: Vec<Vec<f64>>,
+    ga: Vec<Vec<f64>>,
+}
+
+impl EpochTally {
+    /// An empty tally for a network with `layers` hidden layers.
+    pub(crate) fn new(layers: usize) -> Self {
+        Self {
+            steps: 0,
+            seen: 0,
+            correct: 0,
+            loss_sum: 0.0,
+            local_sum: 0.0,
+            oa: vec![Vec::new(); layers],
+            ga: vec![Vec::new(); layers],
         }
-    };
-    let last = |v: &[Vec<f64>]| -> Vec<f64> {
-        if v.iter().all(|l| l.is_empty()) {
-            Vec::new()
-        } else {
-            v.iter()
-                .map(|l| l.last().copied().unwrap_or(f64::NAN))
-                .collect()
+    }
+
+    /// Adds a step of `n` samples that reported `r`. When the step computed the diagnostics, `last_diag`
+    /// becomes its (output, gradient) alignment per hidden layer (the run's final metrics read the last).
+    pub(crate) fn add(&mut self, r: &StepReport, n: usize, last_diag: &mut Vec<(f64, f64)>) {
+        self.steps += 1;
+        self.seen += n;
+        self.loss_sum += r.loss * n as f64;
+        self.local_sum += r.local_loss;
+        self.correct += r.correct;
+        if !r.diag.is_empty() {
+            last_diag.clear();
+            for (l, d) in r.diag.iter().enumerate().take(self.oa.len()) {
+                self.oa[l].push(d.output_alignment);
+                self.ga[l].push(d.gradient_alignment);
+                last_diag.push((d.output_alignment, d.gradient_alignment));
+            }
         }
-    };
-    let frac = |a: f64| if seen > 0 { a / seen as f64 } else { f64::NAN };
-    EpochRecord {
-        epoch,
-        steps,
-        train_acc: frac(100.0 * correct as f64),
-        train_loss: frac(loss_sum),
-        test_acc: f64::NAN,
-        test_loss: f64::NAN,
-        local_loss: if steps > 0 {
-            local_sum / steps as f64
-        } else {
-            f64::NAN
-        },
-        output_alignment: per_layer(oa),
-        gradient_alignment: per_layer(ga),
-        last_output_alignment: last(oa),
-        last_gradient_alignment: last(ga),
-        test_mean: Vec::new(),
-        test_var: Vec::new(),
-        seconds: te.elapsed().as_secs_f64(),
+    }
+
+    /// The epoch's record from the steps so far (test fields NaN / empty until the evaluation fills them);
+    /// `te` is when the epoch started.
+    pub(crate) fn record(&self, epoch: usize, te: Instant) -> EpochRecord {
+        let per_layer = |v: &[Vec<f64>]| -> Vec<f64> {
+            if v.iter().all(|l| l.is_empty()) {
+                Vec::new()
+            } else {
+                v.iter().map(|l| mean(l)).collect()
+            }
+        };
+        let last = |v: &[Vec<f64>]| -> Vec<f64> {
+            if v.iter().all(|l| l.is_empty()) {
+                Vec::new()
+            } else {
+                v.iter()
+                    .map(|l| l.last().copied().unwrap_or(f64::NAN))
+                    .collect()
+            }
+        };
+        let seen = self.seen;
+        let frac = |a: f64| if seen > 0 { a / seen as f64 } else { f64::NAN };
+        EpochRecord {
+            epoch,
+            steps: self.steps,
+            train_acc: frac(100.0 * self.correct as f64),
+            train_loss: frac(self.loss_sum),
+            test_acc: f64::NAN,
+            test_loss: f64::NAN,
+            local_loss: if self.steps > 0 {
+                self.local_sum / self.steps as f64
+            } else {
+                f64::NAN
+            },
+            output_alignment: per_layer(&self.oa),
+            gradient_alignment: per_layer(&self.ga),
+            last_output_alignment: last(&self.oa),
+            last_gradient_alignment: last(&self.ga),
+            test_mean: Vec::new(),
+            test_var: Vec::new(),
+            seconds: te.elapsed().as_secs_f64(),
+        }
     }
 }

@@ -18,6 +18,7 @@ mod loss;
 mod metrics;
 mod network;
 mod optim;
+mod step;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
