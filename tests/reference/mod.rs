@@ -12,6 +12,7 @@ mod gradnorm;
 mod init;
 mod init_laws;
 mod inorm;
+mod inorm_sub;
 mod layernorm;
 mod layers;
 mod loss;
