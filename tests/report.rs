@@ -139,8 +139,9 @@ fn report_local_loss_table_counts_excursions_and_runs_at_chance() {
 
 /// The committed paper-scale run (`paper/results/paper-scale/`, README "The paper-scale targeted run"): every
 /// committed result parses and belongs to the sweep (no duplicate, unexpected, foreign or unreadable file),
-/// found + missing = the 360 cells, and the committed merge and report regenerate byte for byte from the
-/// committed results (regenerate them with `inorm report paper/results/paper-scale` after adding results).
+/// all 360 cells are there, the committed merge and report regenerate byte for byte from the committed
+/// results (regenerate them with `inorm report paper/results/paper-scale` after adding results), and
+/// paper/claims.md's paper-scale column quotes the p's of the report's C11, C12 and C15 notes.
 #[test]
 fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/results/paper-scale");
@@ -162,6 +163,13 @@ fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
     assert_eq!(rep.expected, 360);
     assert_eq!((rep.found, results.len()), (files, files));
     assert_eq!(rep.found + rep.missing.len(), 360);
+    // The targeted run is complete: a result lost from the folder fails here, not only in `merge --strict`.
+    assert!(
+        rep.missing.is_empty(),
+        "paper/results/paper-scale lacks {} of its 360 results: {:?}",
+        rep.missing.len(),
+        rep.missing
+    );
     assert!(rep.duplicates.is_empty(), "{:?}", rep.duplicates);
     assert!(rep.unexpected.is_empty(), "{:?}", rep.unexpected);
     assert!(rep.foreign.is_empty(), "{:?}", rep.foreign);
@@ -187,4 +195,28 @@ fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
              `inorm report paper/results/paper-scale`"
         );
     }
+    // paper/claims.md's paper-scale column quotes the p of every test the verdicts of C11, C12 and C15
+    // rest on, as the report's notes give them: a report that moves leaves the column stale and fails here.
+    let claims: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("claims.json")).unwrap()).unwrap();
+    let registry =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/claims.md"))
+            .unwrap();
+    let mut quoted = 0;
+    for c in claims.as_array().unwrap() {
+        if !["C11", "C12", "C15"].contains(&c["id"].as_str().unwrap()) {
+            continue;
+        }
+        let note = c["note"].as_str().unwrap();
+        for part in note.split("(p = ").skip(1) {
+            let ps = &part[..part.find(')').unwrap()];
+            assert!(
+                registry.contains(ps),
+                "paper/claims.md does not quote `{ps}` from {}'s paper-scale note: {note}",
+                c["id"]
+            );
+            quoted += 1;
+        }
+    }
+    assert_eq!(quoted, 3, "one group of p's per claim");
 }
