@@ -160,15 +160,23 @@ fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
     }
     let (rep, results) = merge_and_write(&dir).unwrap();
     assert!(rep.manifest);
-    assert_eq!(rep.expected, 360);
+    // The folder's grid: the 360 targeted cells (E LN+ and five GradNorm variants) grown by EI LN−, EI LN+,
+    // I-Norm and I-Norm (sub) to 10 conditions × ε ∈ {0, 0.75} × 30 configurations × seed 0.
+    assert_eq!(rep.expected, 600);
     assert_eq!((rep.found, results.len()), (files, files));
-    assert_eq!(rep.found + rep.missing.len(), 360);
-    // The targeted run is complete: a result lost from the folder fails here, not only in `merge --strict`.
+    assert_eq!(rep.found + rep.missing.len(), 600);
+    // The targeted run is complete: a result of it lost from the folder fails here, not only in
+    // `merge --strict`. The grown cells may still be missing while their runs come in.
+    let targeted = ["e-ln_", "inorm-gn-"];
+    let lost: Vec<&String> = rep
+        .missing
+        .iter()
+        .filter(|c| targeted.iter().any(|t| c.starts_with(t)))
+        .collect();
     assert!(
-        rep.missing.is_empty(),
-        "paper/results/paper-scale lacks {} of its 360 results: {:?}",
-        rep.missing.len(),
-        rep.missing
+        lost.is_empty(),
+        "paper/results/paper-scale lacks {} of its 360 targeted results: {lost:?}",
+        lost.len()
     );
     assert!(rep.duplicates.is_empty(), "{:?}", rep.duplicates);
     assert!(rep.unexpected.is_empty(), "{:?}", rep.unexpected);
