@@ -211,3 +211,35 @@ pub fn ks_crit(n: usize) -> f64 {
     let s = (n as f64).sqrt();
     t / (s + 0.12 + 0.11 / s)
 }
+
+/// The f16-autocast mode against its oracle (paper/model.md §14.4), for values that are computed in f32
+/// between f16 rounding points (Z, logits, the normalized activity): the fast path computes those in f32,
+/// the oracle in f64, from the same f16 inputs. A sum of ≤ 784 terms in f32 is off by at most ~784·EPS32
+/// of its terms' size in the worst case and ~√784·EPS32 ≈ 3e-6 typically; 1e-5 of the tensor's max-abs
+/// (84 EPS32) covers that with the GradNorm/LayerNorm cancellation of the tests' random rows. A missing f16
+/// rounding moves values by up to 2⁻¹¹ ≈ 4.9e-4 relative, 49 × this.
+pub const AUTOCAST_F32_REL: f64 = 1e-5;
+
+/// The f16-autocast mode against its oracle (paper/model.md §14.4): the relative size of the perturbation of
+/// every parameter and input in the oracle runs that bracket where an f16 rounding is decided by f32
+/// accumulation error. A dot product of K ≤ 784 terms in f32 is off by about √K·EPS32 ≈ 3.3e-6 of its
+/// terms' size (random walk): a perturbation of that size moves the oracle's unrounded values as much, so a
+/// rounding the fast path's f32 sums can flip, some oracle run flips too. It is 150 times smaller than an f16
+/// step (2⁻¹⁰ ≈ 9.8e-4 at the bottom of a binade), so a missing rounding stays outside the envelope.
+pub const AUTOCAST_JITTER: f64 = 28.0 * EPS32;
+
+/// The f16-autocast mode against its oracle: the perturbed oracle runs that make the envelope.
+pub const AUTOCAST_DRAWS: u64 = 8;
+
+/// The f16-autocast mode against its oracle: the largest fraction of one case's elements allowed outside the
+/// envelope of the oracle runs. A rounding decided by f32 error that none of the [`AUTOCAST_DRAWS`] runs
+/// flipped the same way (or a pair of such roundings that no run flipped together) stays outside, and where
+/// two f16 values nearly cancel (the I-Norm numerator `A − S`, an EI layer's `W_EE − W_EI W_IE`) one f16 step
+/// of theirs is a large step of the difference, carried into every tensor below: measured on the case table,
+/// at most 5.3 % of a case (276 of 5,228 elements; 0.33 % over all cases). The f32 path puts 68 % of a case
+/// outside.
+pub const AUTOCAST_MAX_OUTSIDE: f64 = 0.1;
+
+/// The f16-autocast mode against its oracle: the largest fraction of all the case table's elements allowed
+/// outside the envelope (measured 0.33 %; see [`AUTOCAST_MAX_OUTSIDE`]).
+pub const AUTOCAST_MAX_OUTSIDE_ALL: f64 = 0.01;

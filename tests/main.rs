@@ -1,6 +1,9 @@
 //! The single integration-test binary: one module per area (one binary links faster and lets proptest
 //! persist its failures under proptest-regressions/).
 
+/// The f16-autocast mode: the fast path's emulation against its f64 oracle on every condition, f16
+/// overflow in the forward and in the backward, subnormal errors, inf/NaN steps as the no-op scaler applies them.
+mod autocast;
 /// Gradient checkers (finite differences, dot-product test, Taylor rate) on functions with known derivatives.
 mod check;
 /// The CI gate on the paper's claims: the quick experiment on real Fashion-MNIST, each ordering with its test.

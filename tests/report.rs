@@ -94,6 +94,7 @@ fn report_local_loss_table_counts_excursions_and_runs_at_chance() {
         test_mean: Vec::new(),
         test_var: Vec::new(),
         seconds: 1.0,
+        numerics: None,
     };
     let gn = Preset::INormGn(GradNorm::Decorrelate);
     let run = |c: usize, acc: f64, losses: &[f64]| {

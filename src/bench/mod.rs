@@ -19,7 +19,7 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::backend::{make_trainer, Backend};
 use crate::error::{Error, Result};
-use crate::fast::{cuda_device, LockstepNet};
+use crate::fast::cuda_device;
 use crate::init::init_params;
 use crate::model::{Batch, GradNorm, Hyper, NetSpec, Preset, PAPER_CONFIGS};
 use crate::rng::{SeedRng, Stream};
@@ -170,6 +170,8 @@ fn device_of(backend: Backend) -> Result<(Device, DType)> {
         )),
         Backend::Fast { f64 } => Ok((Device::Cpu, if f64 { DType::F64 } else { DType::F32 })),
         Backend::FastCuda { f64 } => Ok((cuda_device()?, if f64 { DType::F64 } else { DType::F32 })),
+        // The GEMM floor of the f16-autocast mode is f32's: its matmuls run in f32 on f16 values.
+        Backend::FastAutocast => Ok((Device::Cpu, DType::F32)),
     }
 }
 
@@ -343,9 +345,8 @@ fn single_cell(opts: &BenchOpts, spec: &NetSpec, batch: usize) -> Result<Timings
 /// K networks in one [`LockstepNet`] (the path `inorm sweep --lockstep K` takes), all starting from the
 /// same parameters (the speed does not depend on their values); samples/s of all networks together.
 fn lockstep_cell(opts: &BenchOpts, spec: &NetSpec, batch: usize, k: usize) -> Result<Timings> {
-    let (device, dtype) = device_of(opts.backend)?;
     let params = vec![init_params(spec, 0)?; k];
-    let mut net = LockstepNet::new(spec.clone(), &params, dtype, device)?;
+    let mut net = crate::backend::make_lockstep(opts.backend, spec.clone(), &params)?;
     let hyper = vec![Hyper::sgd(1e-3, 1e-3, 1e-4); k];
     let mut diag = DiagSteps::new(opts, batch);
     let data: Vec<_> = (0..k as u64)

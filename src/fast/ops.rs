@@ -100,6 +100,137 @@ impl RowStats {
     }
 }
 
+/// One f16 rounding of every element of an f32 tensor (paper/model.md §14.1): round to nearest even, ±∞
+/// from 65520 up, gradual underflow below 2⁻¹⁴, 0 below 2⁻²⁵; the result is f32 again, holding f16 values.
+/// On the CPU one vectorized pass ([`round16_f32`]); elsewhere through candle's f16 dtype.
+pub fn round16(t: &Tensor) -> Result<Tensor> {
+    if t.device().is_cpu() && t.dtype() == DType::F32 {
+        return Ok(t.contiguous()?.apply_op1_no_bwd(&Round16)?);
+    }
+    Ok(t.to_dtype(DType::F16)?.to_dtype(t.dtype())?)
+}
+
+/// [`round16`] of a tensor nobody else holds (a fresh matmul result), in place on the CPU.
+pub fn round16_owned(t: Tensor) -> Result<Tensor> {
+    if t.device().is_cpu() && t.dtype() == DType::F32 && t.is_contiguous() {
+        t.inplace_op1(&Round16)?;
+        return Ok(t);
+    }
+    round16(&t)
+}
+
+/// `dst[i] = round16_f32(src[i])`, with the widest vector instructions the CPU has (chosen at run time).
+fn round16_into(src: &[f32], dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { round16_into_avx512(src, dst) };
+            return;
+        }
+    }
+    dst.iter_mut()
+        .zip(src)
+        .for_each(|(d, s)| *d = round16_f32(*s));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn round16_into_avx512(src: &[f32], dst: &mut [f32]) {
+    dst.iter_mut()
+        .zip(src)
+        .for_each(|(d, s)| *d = round16_f32(*s));
+}
+
+/// [`round16_f32`] over a slice, with the widest vector instructions the CPU has (chosen at run time).
+pub fn round16_slice(v: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { round16_slice_avx512(v) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { round16_slice_avx2(v) };
+            return;
+        }
+    }
+    v.iter_mut().for_each(|x| *x = round16_f32(*x));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn round16_slice_avx512(v: &mut [f32]) {
+    v.iter_mut().for_each(|x| *x = round16_f32(*x));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn round16_slice_avx2(v: &mut [f32]) {
+    v.iter_mut().for_each(|x| *x = round16_f32(*x));
+}
+
+/// The f16 value nearest to `x` (ties to even), as an f32: what `f16::from_f32(x).to_f32()` gives, written
+/// with integer operations and selects only, so that a loop over a slice vectorizes.
+#[inline]
+pub fn round16_f32(x: f32) -> f32 {
+    const MIN_NORMAL: u32 = 0x3880_0000; // 2^-14, the smallest normal f16
+    const OVERFLOW: u32 = 0x477f_f000; // 65520: from here on the nearest f16 is ∞
+    const INF: u32 = 0x7f80_0000;
+    let bits = x.to_bits();
+    let abs = bits & 0x7fff_ffff;
+    let sign = bits & 0x8000_0000;
+    // Normal f16 range: keep 10 of the 23 mantissa bits, round to nearest even (a carry may bump the
+    // exponent, which is right).
+    let normal = bits.wrapping_add(0x0fff + ((bits >> 13) & 1)) & !0x1fff;
+    // Subnormal f16 range: multiples of 2^-24; adding ±0.5 puts x where an f32 step is 2^-24, so the f32
+    // addition itself rounds to nearest even.
+    let half = f32::from_bits(sign | 0x3f00_0000);
+    // (The sign is put back: a negative value that flushes to zero is −0, as in IEEE conversion.)
+    let sub = (((x + half) - half).to_bits() & 0x7fff_ffff) | sign;
+    let r = if abs < MIN_NORMAL { sub } else { normal };
+    let r = if abs >= OVERFLOW { sign | INF } else { r };
+    f32::from_bits(if abs > INF { bits } else { r })
+}
+
+/// [`round16`] on the CPU.
+struct Round16;
+
+impl candle_core::CustomOp1 for Round16 {
+    fn name(&self) -> &'static str {
+        "inorm-round16"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, candle_core::Shape)> {
+        let (CpuStorage::F32(v), Some((a, b))) = (storage, layout.contiguous_offsets()) else {
+            candle_core::bail!("inorm-round16 needs a contiguous f32 tensor");
+        };
+        let mut out = vec![0f32; b - a];
+        round16_into(&v[a..b], &mut out);
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+}
+
+impl candle_core::InplaceOp1 for Round16 {
+    fn name(&self) -> &'static str {
+        "inorm-round16-inplace"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        let (CpuStorage::F32(v), Some((a, b))) = (storage, layout.contiguous_offsets()) else {
+            candle_core::bail!("inorm-round16 needs a contiguous f32 tensor");
+        };
+        round16_slice(&mut v[a..b]);
+        Ok(())
+    }
+}
+
 /// `1[t > 0]` in `t`'s dtype (the ReLU derivative, 0 at exactly 0).
 pub fn positive_mask(t: &Tensor) -> Result<Tensor> {
     Ok(t.gt(0.0)?.to_dtype(t.dtype())?)
@@ -304,6 +435,8 @@ pub fn cosines(a: &Tensor, c: &Tensor) -> Result<Tensor> {
 struct SgdInplace<'a> {
     lr: &'a [Option<f64>],
     clamp: bool,
+    /// The clamp keeps NaN, as PyTorch's `clamp_(min=0)` does (the f16-autocast mode, paper/model.md §14.3).
+    keep_nan: bool,
 }
 
 impl InplaceOp2 for SgdInplace<'_> {
@@ -348,12 +481,26 @@ impl InplaceOp2 for SgdInplace<'_> {
                 }
             }
         }
+        /// PyTorch's `p.add_(g, alpha=-lr)` then `clamp_(min=0)`: NaN stays NaN.
+        fn run_keep_nan(p: &mut [f32], g: &[f32], per: usize, lr: &[Option<f32>], clamp: bool) {
+            for ((p, g), lr) in p.chunks_mut(per).zip(g.chunks(per)).zip(lr) {
+                let Some(lr) = *lr else { continue };
+                for (p, g) in p.iter_mut().zip(g) {
+                    let v = *p - lr * *g;
+                    // `!(v <= 0)` holds for v > 0 and for NaN: a select, so the loop vectorizes.
+                    *p = if !clamp || !(v <= 0.0) { v } else { 0.0 };
+                }
+            }
+        }
         match (s1, s2) {
             (CpuStorage::F32(p), CpuStorage::F32(g)) => {
                 let lr: Vec<Option<f32>> = self.lr.iter().map(|l| l.map(|l| l as f32)).collect();
-                run(&mut p[a0..a1], &g[b0..b1], per, &lr, self.clamp, 0.0);
+                match self.keep_nan {
+                    true => run_keep_nan(&mut p[a0..a1], &g[b0..b1], per, &lr, self.clamp),
+                    false => run(&mut p[a0..a1], &g[b0..b1], per, &lr, self.clamp, 0.0),
+                }
             }
-            (CpuStorage::F64(p), CpuStorage::F64(g)) => {
+            (CpuStorage::F64(p), CpuStorage::F64(g)) if !self.keep_nan => {
                 run(&mut p[a0..a1], &g[b0..b1], per, self.lr, self.clamp, 0.0);
             }
             _ => candle_core::bail!("inorm-sgd-clamp supports f32 and f64 of the same dtype"),
@@ -374,10 +521,47 @@ pub fn sgd_update(
     wd: &[f64],
     clamp: bool,
 ) -> Result<Tensor> {
+    sgd_update_with(p, g, lr, wd, clamp, false)
+}
+
+/// [`sgd_update`] as the authors' optimizer applies what the no-op gradient scaler hands it (paper/model.md
+/// §14.3): infinite and NaN steps are applied as they are, and the clamp keeps NaN (PyTorch's
+/// `clamp_(min=0)`; −∞ becomes 0, +∞ stays). f32 on the CPU, without weight decay (the figure setting).
+pub fn sgd_update_autocast(
+    p: &Tensor,
+    g: &Tensor,
+    lr: &[Option<f64>],
+    wd: &[f64],
+    clamp: bool,
+) -> Result<Tensor> {
+    if !(p.device().is_cpu() && p.dtype() == DType::F32 && wd.iter().all(|&w| w == 0.0)) {
+        return Err(Error::invalid(
+            "f16-autocast SGD step",
+            "needs f32 parameters on the CPU and no weight decay",
+        ));
+    }
+    sgd_update_with(p, &g.contiguous()?, lr, wd, clamp, true)
+}
+
+fn sgd_update_with(
+    p: &Tensor,
+    g: &Tensor,
+    lr: &[Option<f64>],
+    wd: &[f64],
+    clamp: bool,
+    keep_nan: bool,
+) -> Result<Tensor> {
     let clamp = clamp && !fault::active(Fault::DaleClampOff);
     let no_wd = wd.iter().all(|&w| w == 0.0);
     if p.device().is_cpu() && no_wd && p.is_contiguous() && g.is_contiguous() {
-        p.inplace_op2(g, &SgdInplace { lr, clamp })?;
+        p.inplace_op2(
+            g,
+            &SgdInplace {
+                lr,
+                clamp,
+                keep_nan,
+            },
+        )?;
         return Ok(p.clone());
     }
     let k = lr.len();

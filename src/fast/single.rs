@@ -38,6 +38,17 @@ impl FastNet {
         })
     }
 
+    /// The single network of a one-network lockstep group (the f16-autocast mode is built this way).
+    pub fn from_lockstep(net: LockstepNet) -> Result<FastNet> {
+        match net.len() {
+            1 => Ok(FastNet { net }),
+            k => Err(Error::invalid(
+                "fast network",
+                format!("a lockstep group of {k} networks (need exactly 1)"),
+            )),
+        }
+    }
+
     /// The dtype the network computes in.
     pub fn dtype(&self) -> DType {
         self.net.dtype()
@@ -55,15 +66,16 @@ fn only<T>(mut v: Vec<T>) -> Result<T> {
         .ok_or_else(|| Error::invalid("fast network", "no result for the network"))
 }
 
-/// Backend description of a fast network of `dtype` on `device`.
-pub(crate) fn backend_info(dtype: DType, device: &Device) -> BackendInfo {
+/// Backend description of a lockstep group (its dtype, or `f16-autocast`, and device).
+pub(crate) fn backend_info(net: &LockstepNet) -> BackendInfo {
     BackendInfo {
         backend: "fast".into(),
-        dtype: match dtype {
-            DType::F64 => "f64".into(),
-            _ => "f32".into(),
+        dtype: match (net.is_autocast(), net.dtype()) {
+            (true, _) => "f16-autocast".into(),
+            (false, DType::F64) => "f64".into(),
+            (false, _) => "f32".into(),
         },
-        device: super::device_name(device),
+        device: super::device_name(net.device()),
     }
 }
 
@@ -73,7 +85,7 @@ impl Trainer for FastNet {
     }
 
     fn backend(&self) -> BackendInfo {
-        backend_info(self.net.dtype(), self.net.device())
+        backend_info(&self.net)
     }
 
     fn params(&self) -> Result<ParamSet> {
@@ -95,5 +107,9 @@ impl Trainer for FastNet {
 
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalReport> {
         only(self.net.evaluate(&[batch.x], &[batch.y])?)
+    }
+
+    fn numerics(&self) -> Option<crate::model::NumericsReport> {
+        self.net.numerics(0).cloned()
     }
 }

@@ -12,7 +12,9 @@ mod trainer;
 pub use config::{paper_config, Hyper, PaperConfig, PAPER_CONFIGS};
 
 pub use host::{Batch, HostTensor, ParamSet};
-pub use trainer::{BackendInfo, EvalReport, GradReport, LayerDiag, StepReport, Trainer};
+pub use trainer::{
+    BackendInfo, EvalReport, GradReport, LayerDiag, NumericsReport, StepReport, Trainer,
+};
 
 use crate::error::{Error, Result};
 

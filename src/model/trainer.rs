@@ -28,6 +28,25 @@ pub struct StepReport {
     pub correct: usize,
     /// Diagnostics per hidden layer (empty when not asked for).
     pub diag: Vec<LayerDiag>,
+    /// What the f16-autocast mode saw (paper/model.md §14.5); `None` in f32 and f64.
+    pub numerics: Option<NumericsReport>,
+}
+
+/// The f16 health of one training step in the f16-autocast mode (paper/model.md §14.5).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct NumericsReport {
+    /// Per hidden I-Norm layer, the largest `|R| = |D_IE x|` of the batch (`|B_ix x|` in the authors' code):
+    /// from about 256 on, `r(R²)` is infinite (f16's largest finite value is 65504). Empty for networks
+    /// without a divisive population.
+    pub max_drive: Vec<f64>,
+    /// Samples of the batch whose denominator `Dn` overflowed in some hidden layer (infinite or NaN).
+    pub zd_overflow: usize,
+    /// Samples of the batch with an infinite or NaN value in some per-sample error of the backward passes
+    /// (task and local).
+    pub grad_overflow: usize,
+    /// The first tensor of the step, in the order the pass computes them, that holds a non-finite value
+    /// (`hidden.0.dn`, `hidden.1.grad.d_ie`, `out.logits`, …).
+    pub first_nonfinite: Option<String>,
 }
 
 /// One forward and backward pass without update (paper/model.md §6.2 steps 1–3).
@@ -91,4 +110,9 @@ pub trait Trainer {
     fn train_step(&mut self, batch: Batch<'_>, hyper: &Hyper, diag: bool) -> Result<StepReport>;
     /// Evaluation without gradients (GradNorm is the identity, no local loss).
     fn evaluate(&mut self, batch: Batch<'_>) -> Result<EvalReport>;
+    /// f16-autocast mode: what the last training step saw (paper/model.md §14.5), also when it diverged;
+    /// `None` in f32 and f64.
+    fn numerics(&self) -> Option<NumericsReport> {
+        None
+    }
 }

@@ -15,6 +15,7 @@
 //! | §6 | SGD groups, Dale clamp, one step | [`optim::sgd_step`], [`network::ReferenceNet`] |
 //! | §8 | alignment, moments | [`metrics`] |
 
+pub mod autocast;
 pub mod dense;
 pub mod ei;
 pub mod gradnorm;

@@ -4,6 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::autocast::{
+    ei16_backward, ei16_effective, inorm16_forward, inorm16_task_backward, inorm_sub16_forward,
+    layer16_forward, linear16_backward, local16_grads, local_sub16_grads,
+};
 use super::dense::{dense_backward, dense_forward};
 use super::ei::{ei_backward, ei_forward};
 use super::gradnorm::gradnorm_backward;
@@ -12,7 +16,7 @@ use super::inorm_sub::{inorm_sub_forward, local_loss_sub_grads};
 use super::layernorm::{ln_backward, ln_forward, LnCache};
 use super::loss::cross_entropy;
 use super::metrics::{gradient_alignment, moments, output_alignment};
-use super::optim::{sgd_step, SgdState};
+use super::optim::{sgd_step, sgd_step_autocast, SgdState};
 use super::{relu, relu_mask, Mat, Vector};
 use crate::error::{Error, Result};
 use crate::init::init_params;
@@ -62,12 +66,14 @@ pub struct Pass {
     pub errors: Vec<Mat>,
 }
 
-/// The reference network: f64, nalgebra, clarity over speed.
+/// The reference network: f64, nalgebra, clarity over speed. With `autocast` it is the oracle of the
+/// f16-autocast mode (paper/model.md §14): every layer through [`super::autocast`].
 #[derive(Clone, Debug)]
 pub struct ReferenceNet {
     spec: NetSpec,
     params: BTreeMap<String, Mat>,
     sgd: SgdState,
+    autocast: bool,
 }
 
 impl ReferenceNet {
@@ -83,7 +89,16 @@ impl ReferenceNet {
             spec,
             params,
             sgd: SgdState::default(),
+            autocast: false,
         })
+    }
+
+    /// The oracle of the f16-autocast mode (paper/model.md §14) with the given parameters: f64 between the
+    /// f16 rounding points of §14.2, the SGD step as the no-op scaler applies it (§14.3).
+    pub fn autocast(spec: NetSpec, params: &ParamSet) -> Result<ReferenceNet> {
+        let mut net = ReferenceNet::new(spec, params)?;
+        net.autocast = true;
+        Ok(net)
     }
 
     /// A network initialized as paper/model.md §5 from `seed`.
@@ -119,7 +134,9 @@ impl ReferenceNet {
         let spec = &self.spec;
         match spec.preset.hidden_kind() {
             HiddenKind::E | HiddenKind::Ei => {
-                let z = if spec.preset.hidden_kind() == HiddenKind::E {
+                let z = if self.autocast {
+                    layer16_forward(&x, &self.effective(&name("")), &b)
+                } else if spec.preset.hidden_kind() == HiddenKind::E {
                     dense_forward(&x, self.p(&name("w_ee")), &b)
                 } else {
                     ei_forward(
@@ -156,9 +173,15 @@ impl ReferenceNet {
                     d_ie: self.p(&name("d_ie")),
                     d_ei: self.p(&name("d_ei")),
                 };
-                let c = inorm_forward(&x, p);
+                let c = match self.autocast {
+                    true => inorm16_forward(&x, p),
+                    false => inorm_forward(&x, p),
+                };
                 if let Some(acc) = local {
-                    let g = local_loss_grads(&x, p, &c, spec.lambda);
+                    let g = match self.autocast {
+                        true => local16_grads(&x, p, &c, spec.lambda),
+                        false => local_loss_grads(&x, p, &c, spec.lambda),
+                    };
                     acc.0.push(g.loss);
                     acc.1.insert(name("w_ie"), g.w_ie);
                     acc.1.insert(name("d_ie"), g.d_ie);
@@ -177,10 +200,16 @@ impl ReferenceNet {
             }
             HiddenKind::INormSub => {
                 let w_ei = self.p(&name("w_ei"));
-                let c =
-                    inorm_sub_forward(&x, self.p(&name("w_ee")), &b, self.p(&name("w_ie")), w_ei);
+                let (w_ee, w_ie) = (self.p(&name("w_ee")), self.p(&name("w_ie")));
+                let c = match self.autocast {
+                    true => inorm_sub16_forward(&x, w_ee, &b, w_ie, w_ei),
+                    false => inorm_sub_forward(&x, w_ee, &b, w_ie, w_ei),
+                };
                 if let Some(acc) = local {
-                    let (loss, g_ie, g_ei) = local_loss_sub_grads(&x, w_ei, &c, spec.lambda);
+                    let (loss, g_ie, g_ei) = match self.autocast {
+                        true => local_sub16_grads(&x, w_ei, &c, spec.lambda),
+                        false => local_loss_sub_grads(&x, w_ei, &c, spec.lambda),
+                    };
                     acc.0.push(loss);
                     acc.1.insert(name("w_ie"), g_ie);
                     acc.1.insert(name("w_ei"), g_ei);
@@ -193,6 +222,31 @@ impl ReferenceNet {
                     dn: None,
                 }
             }
+        }
+    }
+
+    /// The matrix a layer's autocast forward multiplies by (paper/model.md §14.2), for the layer whose
+    /// parameter names start with `prefix` (`hidden.0.`, `out.`): W_EE for an E layer, the effective
+    /// `W_EE − r(W_EI W_IE)` for an EI layer.
+    fn effective(&self, prefix: &str) -> Mat {
+        let w_ee = self.p(&format!("{prefix}w_ee"));
+        match self.params.get(&format!("{prefix}w_ie")) {
+            Some(w_ie) => ei16_effective(w_ee, w_ie, self.p(&format!("{prefix}w_ei"))),
+            None => w_ee.clone(),
+        }
+    }
+
+    /// The output EI layer's logits (paper/model.md §3; under autocast §14.2).
+    fn output_forward(&self, h: &Mat) -> Mat {
+        match self.autocast {
+            true => layer16_forward(h, &self.effective("out."), &self.v("out.bias")),
+            false => ei_forward(
+                h,
+                self.p("out.w_ee"),
+                self.p("out.w_ie"),
+                self.p("out.w_ei"),
+                &self.v("out.bias"),
+            ),
         }
     }
 
@@ -223,7 +277,17 @@ impl ReferenceNet {
                     _ => delta_out,
                 };
                 if self.spec.preset.hidden_kind() == HiddenKind::E {
-                    let g = dense_backward(&pass.x, w_ee, &delta_z);
+                    let g = match self.autocast {
+                        true => {
+                            let (w, x) = linear16_backward(&pass.x, w_ee, &delta_z);
+                            super::dense::DenseGrads {
+                                w,
+                                b: super::col_sums(&delta_z),
+                                x,
+                            }
+                        }
+                        false => dense_backward(&pass.x, w_ee, &delta_z),
+                    };
                     grads.insert(name("w_ee"), g.w);
                     grads.insert(
                         name("bias"),
@@ -231,13 +295,13 @@ impl ReferenceNet {
                     );
                     g.x
                 } else {
-                    let g = ei_backward(
-                        &pass.x,
-                        w_ee,
-                        self.p(&name("w_ie")),
-                        self.p(&name("w_ei")),
-                        &delta_z,
-                    );
+                    let (w_ie, w_ei) = (self.p(&name("w_ie")), self.p(&name("w_ei")));
+                    let g = match self.autocast {
+                        true => {
+                            ei16_backward(&pass.x, &self.effective(&name("")), w_ie, w_ei, &delta_z)
+                        }
+                        false => ei_backward(&pass.x, w_ee, w_ie, w_ei, &delta_z),
+                    };
                     grads.insert(name("w_ee"), g.w_ee);
                     grads.insert(name("w_ie"), g.w_ie);
                     grads.insert(name("w_ei"), g.w_ei);
@@ -257,14 +321,22 @@ impl ReferenceNet {
                     lateral.as_ref(),
                     self.spec.eq2_exact,
                 )?;
-                let (gw, gb, gx) = match &pass.dn {
-                    Some(dn) => {
+                let (gw, gb, gx) = match (&pass.dn, self.autocast) {
+                    (Some(dn), false) => {
                         let g = inorm_task_backward(&pass.x, w_ee, dn, &delta_z);
                         (g.w_ee, g.b, g.x)
                     }
-                    None => {
+                    (Some(dn), true) => {
+                        let g = inorm16_task_backward(&pass.x, w_ee, dn, &delta_z);
+                        (g.w_ee, g.b, g.x)
+                    }
+                    (None, false) => {
                         let g = dense_backward(&pass.x, w_ee, &delta_z);
                         (g.w, g.b, g.x)
+                    }
+                    (None, true) => {
+                        let (w, x) = linear16_backward(&pass.x, w_ee, &delta_z);
+                        (w, super::col_sums(&delta_z), x)
                     }
                 };
                 grads.insert(name("w_ee"), gw);
@@ -306,10 +378,13 @@ impl ReferenceNet {
             passes.push(pass);
         }
         let (w_ee, w_ie, w_ei) = (self.p("out.w_ee"), self.p("out.w_ie"), self.p("out.w_ei"));
-        let logits = ei_forward(&h, w_ee, w_ie, w_ei, &self.v("out.bias"));
+        let logits = self.output_forward(&h);
         let ce = cross_entropy(&logits, y, self.spec.label_smoothing);
         let mut grads = BTreeMap::new();
-        let g = ei_backward(&h, w_ee, w_ie, w_ei, &ce.grad);
+        let g = match self.autocast {
+            true => ei16_backward(&h, &self.effective("out."), w_ie, w_ei, &ce.grad),
+            false => ei_backward(&h, w_ee, w_ie, w_ei, &ce.grad),
+        };
         grads.insert("out.w_ee".to_string(), g.w_ee);
         grads.insert("out.w_ie".to_string(), g.w_ie);
         grads.insert("out.w_ei".to_string(), g.w_ei);
@@ -353,13 +428,7 @@ impl ReferenceNet {
             mom.push(moments(&pass.z));
             h = relu(&pass.out);
         }
-        let logits = ei_forward(
-            &h,
-            self.p("out.w_ee"),
-            self.p("out.w_ie"),
-            self.p("out.w_ei"),
-            &self.v("out.bias"),
-        );
+        let logits = self.output_forward(&h);
         let ce = cross_entropy(&logits, y, self.spec.label_smoothing);
         (ce.per_sample, ce.correct, mom)
     }
@@ -367,7 +436,10 @@ impl ReferenceNet {
     /// Applies one optimizer step with the given gradients (task and local maps, disjoint names).
     pub fn apply(&mut self, grads: &BTreeMap<String, Mat>, hyper: &Hyper) -> Result<()> {
         let infos = self.spec.param_infos();
-        sgd_step(&mut self.params, grads, &infos, hyper, &mut self.sgd);
+        match self.autocast {
+            true => sgd_step_autocast(&mut self.params, grads, &infos, hyper, &mut self.sgd),
+            false => sgd_step(&mut self.params, grads, &infos, hyper, &mut self.sgd),
+        }
         if let Some((name, _)) = self
             .params
             .iter()
@@ -419,7 +491,10 @@ impl Trainer for ReferenceNet {
     fn backend(&self) -> BackendInfo {
         BackendInfo {
             backend: "reference".into(),
-            dtype: "f64".into(),
+            dtype: match self.autocast {
+                true => "f16-autocast".into(),
+                false => "f64".into(),
+            },
             device: "cpu".into(),
         }
     }
@@ -461,6 +536,7 @@ impl Trainer for ReferenceNet {
             local_loss: pass.local_loss.iter().sum(),
             correct: pass.correct,
             diag: pass.diag,
+            numerics: None,
         })
     }
 

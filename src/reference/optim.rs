@@ -12,13 +12,47 @@ pub struct SgdState {
     velocity: BTreeMap<String, Mat>,
 }
 
-/// One optimizer step over every parameter that has a gradient; parameters without one are skipped.
+/// One optimizer step over every parameter that has a gradient; parameters without one are skipped. The Dale
+/// clamp is `max(v, 0)` with NaN → 0 (Rust's `f64::max`).
 pub fn sgd_step(
     params: &mut BTreeMap<String, Mat>,
     grads: &BTreeMap<String, Mat>,
     infos: &[ParamInfo],
     hyper: &Hyper,
     state: &mut SgdState,
+) {
+    sgd_step_with(params, grads, infos, hyper, state, |v| v.max(0.0));
+}
+
+/// [`sgd_step`] as the authors' optimizer applies whatever the no-op gradient scaler hands it (paper/model.md
+/// §14.3): an infinite or NaN gradient is applied as it is, and the Dale clamp is PyTorch's `clamp_(min=0)`,
+/// which keeps NaN (−∞ becomes 0, +∞ stays).
+pub fn sgd_step_autocast(
+    params: &mut BTreeMap<String, Mat>,
+    grads: &BTreeMap<String, Mat>,
+    infos: &[ParamInfo],
+    hyper: &Hyper,
+    state: &mut SgdState,
+) {
+    sgd_step_with(params, grads, infos, hyper, state, clamp_min0);
+}
+
+/// PyTorch's `clamp(v, min = 0)`: NaN stays NaN.
+pub fn clamp_min0(v: f64) -> f64 {
+    if v.is_nan() || v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
+fn sgd_step_with(
+    params: &mut BTreeMap<String, Mat>,
+    grads: &BTreeMap<String, Mat>,
+    infos: &[ParamInfo],
+    hyper: &Hyper,
+    state: &mut SgdState,
+    clamp: fn(f64) -> f64,
 ) {
     for info in infos {
         let (Some(g), Some(p)) = (grads.get(&info.name), params.get_mut(&info.name)) else {
@@ -42,7 +76,7 @@ pub fn sgd_step(
             *p *= 1.0 - lr * wd;
         }
         if info.group.clamped() {
-            p.apply(|v| *v = v.max(0.0));
+            p.apply(|v| *v = clamp(*v));
         }
     }
 }

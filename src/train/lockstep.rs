@@ -9,17 +9,17 @@
 
 use std::time::Instant;
 
-use candle_core::{DType, Device};
+use candle_core::Device;
 
 use super::{
     data_in_use, diag_step, final_metrics, Divergence, EpochRecord, EpochTally, Progress,
     RunOutput, RunResult, RunStatus, SetEval, TrainConfig, TrainEval, EVAL_BATCH,
 };
-use crate::backend::Backend;
+use crate::backend::{make_lockstep, Backend};
 use crate::data::shift::{epoch_order, shift_rng, shifted_batch};
 use crate::data::{DataId, Dataset};
 use crate::error::{Error, Result};
-use crate::fast::{cuda_device, LockstepNet};
+use crate::fast::LockstepNet;
 use crate::init::init_params;
 use crate::model::{Hyper, HIDDEN_LAYERS};
 
@@ -62,15 +62,6 @@ pub fn check_group(cfgs: &[TrainConfig]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn device_of(b: Backend) -> Result<(Device, DType)> {
-    let dtype = |f64: bool| if f64 { DType::F64 } else { DType::F32 };
-    match b {
-        Backend::Fast { f64 } => Ok((Device::Cpu, dtype(f64))),
-        Backend::FastCuda { f64 } => Ok((cuda_device()?, dtype(f64))),
-        Backend::Reference => Err(Error::invalid("lockstep backend", "reference")),
-    }
 }
 
 /// Rows per network of a lockstep evaluation batch: [`EVAL_BATCH`] on a GPU; on the CPU
@@ -188,9 +179,8 @@ pub fn train_lockstep_with_id(
             None => init_params(&c.spec, c.seed),
         })
         .collect::<Result<Vec<_>>>()?;
-    let (device, dtype) = device_of(c0.backend)?;
-    let mut net = LockstepNet::new(c0.spec.clone(), &params, dtype, device)?;
-    let info = crate::fast::backend_info(dtype, net.device());
+    let mut net = make_lockstep(c0.backend, c0.spec.clone(), &params)?;
+    let info = crate::fast::backend_info(&net);
     let hypers: Vec<Hyper> = cfgs.iter().map(|c| c.hyper).collect();
     let steps_per_epoch = n_train.div_ceil(c0.batch_size);
     let kk = cfgs.len();
@@ -273,6 +263,9 @@ pub fn train_lockstep_with_id(
                             step: s,
                             reason,
                         });
+                        if let Some(n) = net.numerics(k) {
+                            tallies[k].add_numerics(n, hi - lo);
+                        }
                         m.history.push(tallies[k].record(epoch, te));
                     }
                     Err(e) => return Err(e),

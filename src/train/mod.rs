@@ -31,8 +31,8 @@ use crate::init::init_params;
 use crate::model::{Batch, Hyper, NetSpec, ParamSet, Trainer, CLASSES, HIDDEN_LAYERS};
 
 pub use result::{
-    backend_name, nullable, nullable_vec, Divergence, EpochRecord, FinalMetrics, RunResult,
-    RunStatus,
+    backend_name, nullable, nullable_vec, Divergence, EpochNumerics, EpochRecord, FinalMetrics,
+    RunResult, RunStatus,
 };
 pub(crate) use result::{final_metrics, EpochTally};
 
@@ -364,6 +364,9 @@ pub fn train_run_with_id(
                         step: s,
                         reason,
                     });
+                    if let Some(n) = trainer.numerics() {
+                        tally.add_numerics(&n, chunk.len());
+                    }
                     history.push(tally.record(epoch, te));
                     break 'epochs;
                 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{TrainConfig, CHANCE_ACC};
 use crate::data::DataId;
-use crate::model::StepReport;
+use crate::model::{NumericsReport, StepReport};
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -108,6 +108,25 @@ pub struct EpochRecord {
     pub test_var: Vec<f64>,
     /// Wall seconds of the epoch (training and evaluation).
     pub seconds: f64,
+    /// f16-autocast mode (paper/model.md §14.5): what the epoch's training steps saw; absent in f32 and f64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numerics: Option<EpochNumerics>,
+}
+
+/// What one epoch's training steps saw in the f16-autocast mode (paper/model.md §14.5).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochNumerics {
+    /// Per hidden I-Norm layer, the largest |R| = |D_IE x| of the epoch (`|B_ix x|`; f16 overflows `r(R²)`
+    /// from about 256 on); empty for networks without a divisive population; null when not finite.
+    #[serde(with = "nullable_vec")]
+    pub max_drive: Vec<f64>,
+    /// Fraction of the epoch's training samples whose denominator overflowed in some hidden layer.
+    pub zd_overflow: f64,
+    /// Fraction of the epoch's training samples with an infinite or NaN per-sample error in a backward pass.
+    pub grad_overflow: f64,
+    /// The epoch's first step (from 0) with a non-finite value, and the first such tensor of that step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_nonfinite: Option<(usize, String)>,
 }
 
 impl EpochRecord {
@@ -268,6 +287,17 @@ pub(crate) struct EpochTally {
     /// Output and gradient alignment per hidden layer, one entry per diagnosed step.
     oa: Vec<Vec<f64>>,
     ga: Vec<Vec<f64>>,
+    /// f16-autocast mode: the numerics of the steps so far.
+    numerics: Option<NumericsTally>,
+}
+
+/// The sums behind an [`EpochNumerics`].
+struct NumericsTally {
+    max_drive: Vec<f64>,
+    samples: usize,
+    zd: usize,
+    grad: usize,
+    first: Option<(usize, String)>,
 }
 
 impl EpochTally {
@@ -281,12 +311,39 @@ impl EpochTally {
             local_sum: 0.0,
             oa: vec![Vec::new(); layers],
             ga: vec![Vec::new(); layers],
+            numerics: None,
+        }
+    }
+
+    /// Adds what an f16-autocast step of `n` samples saw (also the step that diverged, which
+    /// [`EpochTally::add`] never sees); the step is the next one of the epoch.
+    pub(crate) fn add_numerics(&mut self, r: &NumericsReport, n: usize) {
+        let step = self.steps;
+        let t = self.numerics.get_or_insert_with(|| NumericsTally {
+            max_drive: vec![0.0; r.max_drive.len()],
+            samples: 0,
+            zd: 0,
+            grad: 0,
+            first: None,
+        });
+        for (m, d) in t.max_drive.iter_mut().zip(&r.max_drive) {
+            // A non-finite drive wins (f64::max would drop a NaN).
+            *m = if d.is_finite() { m.max(*d) } else { *d };
+        }
+        t.samples += n;
+        t.zd += r.zd_overflow;
+        t.grad += r.grad_overflow;
+        if t.first.is_none() {
+            t.first = r.first_nonfinite.clone().map(|name| (step, name));
         }
     }
 
     /// Adds a step of `n` samples that reported `r`. When the step computed the diagnostics, `last_diag`
     /// becomes its (output, gradient) alignment per hidden layer (the run's final metrics read the last).
     pub(crate) fn add(&mut self, r: &StepReport, n: usize, last_diag: &mut Vec<(f64, f64)>) {
+        if let Some(num) = &r.numerics {
+            self.add_numerics(num, n);
+        }
         self.steps += 1;
         self.seen += n;
         self.loss_sum += r.loss * n as f64;
@@ -342,6 +399,15 @@ impl EpochTally {
             test_mean: Vec::new(),
             test_var: Vec::new(),
             seconds: te.elapsed().as_secs_f64(),
+            numerics: self.numerics.as_ref().map(|t| {
+                let frac = |c: usize| c as f64 / t.samples.max(1) as f64;
+                EpochNumerics {
+                    max_drive: t.max_drive.clone(),
+                    zd_overflow: frac(t.zd),
+                    grad_overflow: frac(t.grad),
+                    first_nonfinite: t.first.clone(),
+                }
+            }),
         }
     }
 }

@@ -50,6 +50,10 @@ pub(super) struct Hidden {
     pub(super) h_i: Option<Tensor>,
     /// `ReLU(out)`.
     pub(super) h: Tensor,
+    /// f16-autocast mode (paper/model.md §14): the layer input rounded to f16.
+    pub(super) x16: Option<Tensor>,
+    /// f16-autocast mode: the f16 matrix the task path multiplies by (`r(W_EE)`, or the effective EI matrix).
+    pub(super) w16: Option<Tensor>,
 }
 
 /// Local-loss value (`K×1×1`, f64) and gradients of one layer.
@@ -160,6 +164,8 @@ impl LockstepNet {
                 dn,
                 h_i,
                 h,
+                x16: None,
+                w16: None,
             },
             loc,
         ))

@@ -18,14 +18,15 @@ use std::collections::BTreeMap;
 
 use candle_core::{DType, Device, Tensor, D};
 
-use super::ops::{cross_entropy, host_f64, sgd_update};
+use super::ops::{cross_entropy, host_f64, sgd_update, sgd_update_autocast};
 use crate::error::{Error, Result};
 use crate::fault::{self, Fault};
 use crate::model::{
     validate_params, Batch, EvalReport, GradReport, HostTensor, Hyper, LayerDiag, NetSpec,
-    ParamInfo, ParamSet, StepReport, TrainedBy, CLASSES, HIDDEN_LAYERS,
+    NumericsReport, ParamInfo, ParamSet, StepReport, TrainedBy, CLASSES, HIDDEN_LAYERS,
 };
 
+mod autocast;
 mod layers;
 use layers::Pass;
 
@@ -66,6 +67,10 @@ pub struct LockstepNet {
     uniform_d_ei: Vec<Option<Tensor>>,
     /// Networks still training (false after divergence).
     live: Vec<bool>,
+    /// The f16-autocast mode (paper/model.md §14): f32 tensors rounded to f16 where CUDA autocast rounds.
+    autocast: bool,
+    /// f16-autocast mode: per network, what its last step saw (also for the step that diverged).
+    last_numerics: Vec<Option<NumericsReport>>,
 }
 
 fn hname(i: usize, s: &str) -> String {
@@ -83,8 +88,9 @@ fn device_shape(name: &str, shape: &[usize]) -> Vec<usize> {
 
 /// The diagnostics of each hidden layer in one network's row of the read-back table (empty when the pass
 /// computed none).
-fn layer_diags(row: &[f64]) -> Vec<LayerDiag> {
-    row[SUMMARY_HEAD..]
+fn layer_diags(row: &[f64], diag: bool) -> Vec<LayerDiag> {
+    let end = SUMMARY_HEAD + if diag { DIAG_COLS * HIDDEN_LAYERS } else { 0 };
+    row[SUMMARY_HEAD..end.min(row.len())]
         .chunks(DIAG_COLS)
         .map(|d| LayerDiag {
             output_alignment: d[0],
@@ -165,7 +171,38 @@ impl LockstepNet {
             velocity: BTreeMap::new(),
             uniform_d_ei,
             live: vec![true; k],
+            autocast: false,
+            last_numerics: vec![None; k],
         })
+    }
+
+    /// The same networks in the f16-autocast mode (paper/model.md §14): the authors' GPU numerics, float16
+    /// autocast without loss scaling, emulated op by op on f32 tensors. Needs f32 on the CPU.
+    pub fn into_autocast(mut self) -> Result<LockstepNet> {
+        if self.dtype != DType::F32 || !self.device.is_cpu() {
+            return Err(Error::invalid(
+                "precision",
+                format!(
+                    "f16-autocast on {:?} {} (it emulates float16 autocast with f32 tensors on the CPU: \
+                     use the fast CPU backend in f32)",
+                    self.dtype,
+                    super::device_name(&self.device)
+                ),
+            ));
+        }
+        self.autocast = true;
+        Ok(self)
+    }
+
+    /// Whether the networks run in the f16-autocast mode.
+    pub fn is_autocast(&self) -> bool {
+        self.autocast
+    }
+
+    /// f16-autocast mode: what network k's last step saw (paper/model.md §14.5), also when that step
+    /// diverged; `None` in f32 and f64 or before the first step.
+    pub fn numerics(&self, k: usize) -> Option<&NumericsReport> {
+        self.last_numerics.get(k).and_then(Option::as_ref)
     }
 
     /// The number of networks K.
@@ -287,7 +324,10 @@ impl LockstepNet {
                 g
             };
             let p = &self.params[&info.name];
-            let updated = sgd_update(p, &step, &lr, &wd, info.group.clamped())?;
+            let updated = match self.autocast {
+                true => sgd_update_autocast(p, &step, &lr, &wd, info.group.clamped())?,
+                false => sgd_update(p, &step, &lr, &wd, info.group.clamped())?,
+            };
             self.params.insert(info.name.clone(), updated);
         }
         Ok(())
@@ -313,11 +353,14 @@ impl LockstepNet {
             });
         }
         let (x, targets, labels) = self.inputs(xs, ys)?;
-        let pass = self.forward_backward(x, &targets, &labels, diag)?;
+        let (pass, watched) = self.pass(x, &targets, &labels, diag)?;
         let table = host_f64(&pass.summary)?;
         let cols = table.len() / self.k;
         let mut out = Vec::with_capacity(self.k);
         for (k, row) in table.chunks(cols).enumerate() {
+            if self.autocast && self.live[k] {
+                self.last_numerics[k] = Some(self.numerics_of(row, diag, &watched));
+            }
             if !self.live[k] {
                 out.push(Err(Error::Diverged(
                     "diverged at an earlier step (frozen)".into(),
@@ -336,12 +379,12 @@ impl LockstepNet {
                 out.push(Err(Error::Diverged(format!("local loss is {local_loss}"))));
                 continue;
             }
-            let diag = layer_diags(row);
             out.push(Ok(StepReport {
                 loss,
                 local_loss,
                 correct: row[1] as usize,
-                diag,
+                diag: layer_diags(row, diag),
+                numerics: self.last_numerics[k].clone().filter(|_| self.autocast),
             }));
         }
         let Pass {
@@ -357,17 +400,60 @@ impl LockstepNet {
         Ok(out)
     }
 
+    /// The forward and backward pass of the networks' mode, and the names of the tensors the f16-autocast
+    /// mode watched (empty otherwise).
+    fn pass(
+        &self,
+        x: Tensor,
+        targets: &Tensor,
+        labels: &Tensor,
+        diag: bool,
+    ) -> Result<(Pass, Vec<String>)> {
+        match self.autocast {
+            true => self.forward_backward16(x, targets, labels, diag),
+            false => Ok((self.forward_backward(x, targets, labels, diag)?, Vec::new())),
+        }
+    }
+
+    /// The [`NumericsReport`] of one network's row of an f16-autocast step's table (the [`autocast::Watch`]
+    /// columns follow the diagnostics).
+    fn numerics_of(&self, row: &[f64], diag: bool, watched: &[String]) -> NumericsReport {
+        let start = SUMMARY_HEAD + if diag { DIAG_COLS * HIDDEN_LAYERS } else { 0 };
+        let w = &row[start..];
+        let inorm = self.spec.preset.hidden_kind() == crate::model::HiddenKind::INorm;
+        NumericsReport {
+            max_drive: match inorm {
+                true => w[..HIDDEN_LAYERS].to_vec(),
+                false => Vec::new(),
+            },
+            zd_overflow: w[HIDDEN_LAYERS] as usize,
+            grad_overflow: w[HIDDEN_LAYERS + 1] as usize,
+            first_nonfinite: w[HIDDEN_LAYERS + 2..]
+                .iter()
+                .zip(watched)
+                .find(|(v, _)| !v.is_finite())
+                .map(|(_, name)| name.clone()),
+        }
+    }
+
     /// Evaluation of network k on batch (`xs[k]`, `ys[k]`) without gradients (GradNorm is the identity, no
     /// local loss); one host read for all networks.
     pub fn evaluate(&mut self, xs: &[&[f32]], ys: &[&[u8]]) -> Result<Vec<EvalReport>> {
         let (mut h, targets, labels) = self.inputs(xs, ys)?;
         let mut moments = Vec::with_capacity(HIDDEN_LAYERS);
+        let mut watch = autocast::Watch::default();
         for i in 0..HIDDEN_LAYERS {
-            let (hd, _) = self.hidden_forward(i, h, false)?;
+            let (hd, _) = match self.autocast {
+                true => self.hidden_forward16(i, h, false, &mut watch)?,
+                false => self.hidden_forward(i, h, false)?,
+            };
             moments.push(hd.zs.moments()?);
             h = hd.h;
         }
-        let (logits, _) = self.output_forward(&h)?;
+        let logits = match self.autocast {
+            true => self.output_forward16(&h, &mut watch)?.0,
+            false => self.output_forward(&h)?.0,
+        };
         let ce = cross_entropy(&logits, &targets, &labels)?;
         let mut cols = vec![ce.loss_sum, ce.correct];
         cols.extend(moments);
@@ -388,7 +474,7 @@ impl LockstepNet {
     pub fn grads(&mut self, xs: &[&[f32]], ys: &[&[u8]]) -> Result<Vec<GradReport>> {
         let (x, targets, labels) = self.inputs(xs, ys)?;
         let rows = ys[0].len();
-        let pass = self.forward_backward(x, &targets, &labels, true)?;
+        let (pass, _) = self.pass(x, &targets, &labels, true)?;
         let table = host_f64(&pass.summary)?;
         let cols = table.len() / self.k;
         // The backward inserts task gradients only, one per task-trained parameter (hidden_backward and the
@@ -416,7 +502,7 @@ impl LockstepNet {
                     .collect::<Result<_>>()?,
                 grads: self.member_host(&task, k)?,
                 local_grads: self.member_host(&pass.local_grads, k)?,
-                diag: layer_diags(row),
+                diag: layer_diags(row, true),
             });
         }
         Ok(out)
