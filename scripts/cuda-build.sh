@@ -9,7 +9,7 @@
 #
 # Environment: INORM_CUDA_PREFIX (default ~/.cache/inorm-cuda: wheels, stub), CUDA_COMPUTE_CAP (default 90:
 # H100/H200; nothing to detect without a GPU), CARGO_BUILD_JOBS (default 2), INORM_CUDA_SKIP_TESTS=1 to skip
-# the `--no-run` test build. Cold build on the 2-core CI machine: see README ("GPU path").
+# the `--no-run` test build. Build times: docs/gpu.md.
 #
 # The binary needs at run time: an NVIDIA driver that supports CUDA 13 (R580 or newer) and the CUDA 13
 # libraries libcublas.so.13, libcublasLt.so.13, libcurand.so.10, libnvrtc.so.13 on the library path

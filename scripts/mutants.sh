@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of the verification suite (issue 13 item 1): cargo-mutants over one module of the scope
+# Mutation testing of the verification suite (docs/testing.md): cargo-mutants over one module of the scope
 # in .cargo/mutants.toml, with the fast tests that exercise that module (never the claims:: rerun).
 #
 # Usage: scripts/mutants.sh MODULE [cargo-mutants arguments...]

@@ -180,7 +180,7 @@ fn caught_by(g: &Grid, fault: Fault, id: &str) {
 /// Prints every gate check and the per-condition medians, clean vs each fault, on a broad small grid (to
 /// choose the check that catches each fault). With 4 configurations only the threshold checks (C9, C10,
 /// C13) can pass; the statistical ones need ≥ 8 pairs. `cargo test --release -- --ignored faults::survey`
-/// (28 min on the shared 2-core machine).
+/// (28 min on 2 cores).
 #[ignore = "a survey for choosing the checks (minutes); the fault tests below are what CI runs"]
 #[test]
 fn survey_every_fault_on_a_small_grid() {

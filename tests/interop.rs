@@ -227,7 +227,7 @@ fn grad_dump_has_the_documented_names_and_round_trips() {
     assert_eq!(back, dump);
 }
 
-/// The grads contract (README "Interop"): `hidden.{i}.z` is the pre-activation, before LayerNorm in LN
+/// The grads contract (docs/interop.md): `hidden.{i}.z` is the pre-activation, before LayerNorm in LN
 /// networks; `hidden.{i}.y` is the ReLU input: `LN(z)` (recomputed here row by row) in LN networks, `z`
 /// itself otherwise (I-Norm: after the division). The network consumes `ReLU(y)`: the logits recomputed
 /// here from `ReLU(hidden.1.y)` and the `out.*` parameters equal the reported ones, for every preset.

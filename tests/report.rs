@@ -138,7 +138,7 @@ fn report_local_loss_table_counts_excursions_and_runs_at_chance() {
     assert!(local_loss_table(&r[5..]).is_empty());
 }
 
-/// The committed paper-scale run (`paper/results/paper-scale/`, README "The paper-scale targeted run"): every
+/// The committed paper-scale run (`paper/results/paper-scale/`, docs/paper-scale.md): every
 /// committed result parses and belongs to the sweep (no duplicate, unexpected, foreign or unreadable file),
 /// all 360 cells are there, the committed merge and report regenerate byte for byte from the committed
 /// results (regenerate them with `inorm report paper/results/paper-scale` after adding results), and

@@ -382,7 +382,7 @@ fn exact_signed_rank_matches_scipy() {
     }
 }
 
-/// The arithmetic: with 10 pairs the normal approximation bottoms out at p = 0.0059, so one flipped
+/// Why the gate uses the exact test: with 10 pairs the normal approximation bottoms out at p = 0.0059, so one flipped
 /// configuration could push "p < 0.01" out of reach; the exact test gives 2/1024, and 10/1024 with the third
 /// smallest difference flipped, where the approximation gives 0.0144 (SciPy 1.17.1: `wilcoxon([1, 2, -3, 4,
 /// ..., 10], method="exact")` = 0.009765625, `method="approx"` = 0.014432823938841816).

@@ -2,7 +2,7 @@
 //! by the benches and by the CLI: central finite differences ([`fd`]), the random-direction dot-product
 //! (JVP-vs-VJP) test ([`dot`]), the Taylor-remainder rate test ([`taylor`]) and the measured noise of a
 //! function that bounds what a finite difference can resolve ([`noise`]), after PyTorch `gradcheck`,
-//! JAX `check_grads` and pyadjoint's `taylor_test` (paper/engineering.md); and the one norm-wise comparison of two
+//! JAX `check_grads` and pyadjoint's `taylor_test` (docs/engineering.md); and the one norm-wise comparison of two
 //! arrays ([`mod@compare`]) that the tests share.
 
 pub mod compare;

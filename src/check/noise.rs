@@ -1,5 +1,5 @@
 //! The computational noise of a function, measured from the function itself (Moré and Wild's ECnoise, see
-//! paper/engineering.md §2): `f` is evaluated at `x + (i − ⌊p/2⌋)·h·u` for `i = 0..p`, and the k-th differences
+//! docs/engineering.md §2): `f` is evaluated at `x + (i − ⌊p/2⌋)·h·u` for `i = 0..p`, and the k-th differences
 //! of those values are taken. Over a small enough `h` the smooth part of `f` contributes `≈ h^k·f⁽ᵏ⁾` to a k-th
 //! difference, far below its rounding, while independent rounding errors of standard deviation `σ` give k-th
 //! differences of mean square `σ²·(2k)!/(k!)²`. So `σ_k = sqrt(γ_k · mean((Δᵏf)²))` with

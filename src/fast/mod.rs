@@ -48,7 +48,7 @@ pub fn tune_allocator() {
 ///
 /// **Must be called before the first candle operation** (first thing in `main`): candle and rayon read
 /// these variables once, when their thread pools start, and ignore later changes. Batch-32 steps are too
-/// small for fork/join (a second thread makes them 30–50 % slower, see paper/engineering.md), so the CLI
+/// small for fork/join (a second thread makes them 30–50 % slower, see docs/engineering.md), so the CLI
 /// runs 1 kernel thread per run and gets parallelism from independent runs side by side. `n = 0` is
 /// treated as 1.
 pub fn set_kernel_threads(n: usize) {

@@ -47,7 +47,7 @@ pub const CHANCE_ACC: f64 = 100.0 / CLASSES as f64;
 /// Default of [`TrainConfig::diag_every`]: the alignment diagnostics on every 10th step of an epoch and on
 /// its last. The figures and claims read only the last step of a run (paper/model.md §8.2), which is always
 /// diagnosed, so they come out bit for bit as with diagnostics on every step; the diagnostics cost 23 % of
-/// the training speed at the paper's shapes when computed on every step (README, "`inorm bench`").
+/// the training speed at the paper's shapes when computed on every step (docs/performance.md).
 pub const DIAG_EVERY: usize = 10;
 
 /// [`TrainConfig::diag_every`] of results written before the option existed: every step.

@@ -1,4 +1,4 @@
-//! What a run leaves behind (the result JSON of the README, "Result JSON"): how it ended, the per-epoch
+//! What a run leaves behind (the result JSON of docs/results.md): how it ended, the per-epoch
 //! record, the final metrics and the run's identity, with the serde helpers that write NaN as `null`;
 //! and the functions that build the records from the training loop's sums.
 

@@ -398,7 +398,7 @@ fn cli_sweep_resume_merge_report() {
     let _ = std::fs::remove_dir_all(&t);
 }
 
-/// Issue 11's bad inputs: each rejected before any training with a message naming what is wrong.
+/// Bad inputs: each rejected before any training with a message naming what is wrong.
 #[test]
 fn cli_rejects_bad_input_before_training() {
     let t = tmpdir("cli", "bad-input");
