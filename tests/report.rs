@@ -229,3 +229,76 @@ fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
     }
     assert_eq!(quoted, 3, "one group of p's per claim");
 }
+
+#[test]
+fn report_numerics_section_shows_what_each_collapse_looked_like() {
+    use inorm::experiment::numerics::numerics_section;
+    use inorm::model::GradNorm;
+    use inorm::train::{EpochNumerics, EpochRecord};
+    let epoch =
+        |e: usize, acc: f64, drive: f64, zd: f64, grad: f64, first: Option<(usize, &str)>| {
+            EpochRecord {
+                epoch: e,
+                steps: 1875,
+                train_acc: acc,
+                train_loss: 0.5,
+                test_acc: acc,
+                test_loss: 0.5,
+                local_loss: 0.001,
+                output_alignment: Vec::new(),
+                gradient_alignment: Vec::new(),
+                last_output_alignment: Vec::new(),
+                last_gradient_alignment: Vec::new(),
+                test_mean: Vec::new(),
+                test_var: Vec::new(),
+                seconds: 1.0,
+                numerics: Some(EpochNumerics {
+                    max_drive: vec![drive, drive / 2.0],
+                    zd_overflow: zd,
+                    grad_overflow: grad,
+                    first_nonfinite: first.map(|(s, t)| (s, t.to_string())),
+                }),
+            }
+        };
+    let scale = Preset::INormGn(GradNorm::Scale);
+    let mut ok = crate::gate::fake(scale, 0.75, 0, 80.0);
+    ok.history = vec![
+        epoch(1, 78.0, 20.0, 0.0, 0.0, None),
+        epoch(2, 80.0, 31.5, 0.0, 0.0, None),
+    ];
+    let mut collapsed = crate::gate::fake(scale, 0.75, 7, 10.0);
+    collapsed.status = RunStatus::Diverged;
+    collapsed.history = vec![
+        epoch(1, 76.0, 27.0, 0.0, 0.0, None),
+        epoch(2, 78.0, 28.0, 0.0, 0.0, None),
+        epoch(
+            3,
+            10.0,
+            f64::NAN,
+            0.5,
+            0.25,
+            Some((301, "hidden.0.grad.dn")),
+        ),
+    ];
+    let f32_run = crate::gate::fake(scale, 0.75, 1, 79.0);
+    let s = numerics_section(&[ok.clone(), collapsed, f32_run.clone()]);
+    assert!(s.starts_with("## f16-autocast numerics"), "{s}");
+    // Two runs carry numerics; the largest finite drive is 31.5; one run overflowed; one is at chance.
+    assert!(
+        s.contains(&format!(
+            "| {} | 0.75 | 2 | 31.5 | 1 | 1 | 1 | 1 |",
+            scale.label()
+        )),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "| {} | 0.75 | 7 | 3 (step 301, `hidden.0.grad.dn`) | 76.00–78.00 | 28.0 | ∞ | 50.00 % | 25.00 % |",
+            scale.label()
+        )),
+        "{s}"
+    );
+    // Without numerics (f32 and f64 runs) there is no section; without a run at chance, no collapse table.
+    assert!(numerics_section(&[f32_run]).is_empty());
+    assert!(!numerics_section(&[ok]).contains("Runs at chance"));
+}

@@ -23,6 +23,7 @@ pub mod common;
 pub mod compare;
 pub mod gather;
 pub mod lockstep;
+pub mod numerics;
 pub mod paper;
 pub mod plots;
 pub mod report;

@@ -298,6 +298,11 @@ pub fn write_report(
         s.push('\n');
         s.push_str(&stability);
     }
+    let numerics = super::numerics::numerics_section(results);
+    if !numerics.is_empty() {
+        s.push('\n');
+        s.push_str(&numerics);
+    }
     s.push_str("\n## Claims (paper/model.md §10.1)\n\n");
     s.push_str(&claims_table(&claims));
     s.push_str("\nDetails (every comparison):\n\n| claim | comparison | n | medians | effect | U | p (MW) | p (Wilcoxon, pairs) |\n|---|---|---|---|---|---|---|---|\n");
