@@ -183,6 +183,22 @@ fn sweep_resumes_after_a_kill_running_only_missing_cells() {
     // Nothing left to do.
     let s3 = run_sweep(&spec, &dir, Shard::ALL, 1, &data, &|_| {}).unwrap();
     assert_eq!((s3.ran, s3.skipped), (0, 8));
+    // A folder never mixes precisions: an f16-autocast sweep into it is refused, naming the precision.
+    let mut f16 = spec.clone();
+    f16.backend = inorm::backend::Backend::FastAutocast;
+    let e = run_sweep(&f16, &dir, Shard::ALL, 1, &data, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("never mixes precisions")
+            && e.contains("f32")
+            && e.contains("--precision f16-autocast"),
+        "{e}"
+    );
+    assert_eq!(
+        inorm::experiment::read_manifest(&dir).unwrap().spec.backend,
+        spec.backend
+    );
     // Different settings in the same folder are refused.
     let mut other = spec.clone();
     other.epochs = 2;

@@ -250,6 +250,22 @@ pub fn write_manifest(dir: &Path, m: &Manifest, grow: bool) -> Result<()> {
         }
     }
     let old = read_manifest(dir)?;
+    let (was, now) = (old.spec.backend.precision(), m.spec.backend.precision());
+    if was != now {
+        return Err(Error::invalid(
+            "precision",
+            format!(
+                "{} holds a sweep in {} (backend {}), and this one runs in {} (backend {}): a folder \
+                 never mixes precisions; use another --out folder for --precision {}",
+                dir.display(),
+                was.name(),
+                old.spec.backend.name(),
+                now.name(),
+                m.spec.backend.name(),
+                now.name()
+            ),
+        ));
+    }
     let d = differences(
         &without_grid(old.identity()),
         &without_grid(m.identity()),
