@@ -35,6 +35,7 @@ pub mod error;
 pub mod experiment;
 pub mod fast;
 pub mod fault;
+pub mod figures;
 pub mod init;
 pub mod interop;
 pub mod model;
