@@ -49,3 +49,14 @@ pub fn fmt_p(x: f64) -> String {
 pub fn at_chance(r: &RunResult) -> bool {
     r.final_metrics.test_acc <= CHANCE_ACC + 1.0
 }
+
+/// The `q` quantile (0 ≤ q ≤ 1) of ascending `sorted` by linear interpolation between order statistics
+/// (numpy's default, which matplotlib's box plots use); NaN when empty.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}

@@ -24,6 +24,7 @@ pub mod compare;
 pub mod gather;
 pub mod lockstep;
 pub mod paper;
+pub mod paper_runs;
 pub mod plots;
 pub mod report;
 mod run;

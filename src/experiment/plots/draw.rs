@@ -5,6 +5,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::super::common::quantile;
+
 pub(super) type Res = std::result::Result<(), Box<dyn std::error::Error>>;
 
 const EPS_COLORS: [RGBColor; 6] = [
@@ -16,20 +18,11 @@ const EPS_COLORS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-fn color(i: usize) -> RGBColor {
+pub(super) fn color(i: usize) -> RGBColor {
     EPS_COLORS[i % EPS_COLORS.len()]
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
-fn range(vals: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+pub(super) fn range(vals: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in vals.filter(|v| v.is_finite()) {
         lo = lo.min(v);
