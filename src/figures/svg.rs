@@ -229,7 +229,8 @@ fn as_rect(pts: &[Pt]) -> Option<Rect> {
     (corners.iter().all(on_edge) && r.right > r.left && r.bottom > r.top).then_some(r)
 }
 
-/// `<clipPath id><rect .../></clipPath>` → its rectangle, for every clip path of the document.
+/// `<clipPath id><rect .../></clipPath>` → its rectangle (in the clip path's own units), for every clip path
+/// of the document.
 fn clip_rects(doc: &Document) -> Result<Vec<(String, Rect)>, String> {
     let mut out = Vec::new();
     for cp in doc.descendants().filter(|n| n.has_tag_name("clipPath")) {
@@ -328,15 +329,24 @@ fn label_anchor(n: Node, t: &Transform) -> Result<Pt, String> {
 }
 
 impl Ctx<'_> {
-    fn clip_of(&self, n: Node) -> Option<Rect> {
+    /// The rectangle of `n`'s clip path in page units: clip paths are in the user space of the element
+    /// that references them, so `t`, the transform in force on `n`, applies.
+    fn clip_of(&self, n: Node, t: &Transform) -> Option<Rect> {
         let url = n.attribute("clip-path")?;
         let id = url.trim().strip_prefix("url(#")?.strip_suffix(')')?;
-        self.clips.iter().find(|(k, _)| k == id).map(|(_, r)| *r)
+        let r = self.clips.iter().find(|(k, _)| k == id).map(|(_, r)| *r)?;
+        let (a, b) = (apply(t, (r.left, r.top)), apply(t, (r.right, r.bottom)));
+        Some(Rect {
+            left: a.0.min(b.0),
+            right: a.0.max(b.0),
+            top: a.1.min(b.1),
+            bottom: a.1.max(b.1),
+        })
     }
 
     fn visit(&mut self, n: Node, t: Transform, at: Where) -> Result<(), String> {
         if self.ax.clip.is_none() {
-            self.ax.clip = self.clip_of(n);
+            self.ax.clip = self.clip_of(n, &t);
         }
         for c in n.children().filter(|c| c.is_element()) {
             let tc = local(c, &t)?;
@@ -384,7 +394,7 @@ impl Ctx<'_> {
 
     fn path(&mut self, n: Node, t: &Transform, at: Where) -> Result<(), String> {
         if self.ax.clip.is_none() {
-            self.ax.clip = self.clip_of(n);
+            self.ax.clip = self.clip_of(n, t);
         }
         let d = n.attribute("d").unwrap_or("");
         let Some((pts, closed)) = polyline(d, t)? else {

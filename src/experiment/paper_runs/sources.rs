@@ -59,7 +59,7 @@ pub struct Source {
     pub path: &'static str,
     /// The git blob id (SHA-1 of `blob <len>\0<bytes>`) of that version.
     pub blob: &'static str,
-    /// The notebook that drew it.
+    /// The notebook that drew it (its path in the repository, and which cell).
     pub notebook: &'static str,
     /// What it plots.
     pub layout: Layout,
@@ -70,7 +70,6 @@ pub struct Source {
 }
 
 const REPO: &str = "RoyHEyono/HomeostaticDANN";
-const DIR: &str = "models/dense_mnist_task/figure_notebooks";
 const EPS4: &[f64] = &[0.0, 0.25, 0.5, 0.75];
 
 /// The colours of the lateral scatter, ε = 0, 0.5, 0.75 (the notebook's truncated `bone` map over ε ∈ {0,
@@ -91,7 +90,8 @@ pub const SOURCES: [Source; 7] = [
         commit: "c78080683daf1eb3575bf364a93781be166d44f0",
         path: "models/dense_mnist_task/figure_notebooks/figure3d2.svg",
         blob: "0c071e7931661e65fe8446d751482a24890d6b78",
-        notebook: "fig3.ipynb, the cell that saves figure3d2.svg",
+        notebook:
+            "models/dense_mnist_task/figure_notebooks/fig3.ipynb, the cell that saves figure3d2.svg",
         layout: Layout::Scatter {
             x: Preset::ELn,
             y: gn(GradNorm::Full),
@@ -107,7 +107,8 @@ pub const SOURCES: [Source; 7] = [
         commit: "e610caf20b292439e6a43f205958c592f0f7b388",
         path: "models/dense_mnist_task/figure_notebooks/figure3a.svg",
         blob: "27435a998be51002e837da1ea604d8c36ceb7d7b",
-        notebook: "fig3.ipynb, the cell that saves figure3a.svg",
+        notebook:
+            "models/dense_mnist_task/figure_notebooks/fig3.ipynb, the cell that saves figure3a.svg",
         layout: Layout::Scatter {
             x: Preset::ELn,
             y: Preset::INorm,
@@ -123,7 +124,8 @@ pub const SOURCES: [Source; 7] = [
         commit: "cfb4079b38f418b758e93fdf1ca907e976e79704",
         path: "models/dense_mnist_task/figure_notebooks/figure5c.svg",
         blob: "83b5c5f52a7e0f7678288ec65ab15abf113cc0a7",
-        notebook: "fig5.ipynb, the cell that saves figure5c.svg",
+        notebook:
+            "models/dense_mnist_task/figure_notebooks/fig5.ipynb, the cell that saves figure5c.svg",
         layout: Layout::Scatter {
             x: gn(GradNorm::Lateral),
             y: Preset::ELn,
@@ -139,7 +141,8 @@ pub const SOURCES: [Source; 7] = [
         commit: "f64140627b4032f6b039fdff95ba5577ba47b8ba",
         path: "models/dense_mnist_task/figure_notebooks/figure1c.svg",
         blob: "0a08848d7539989dc079183e7dd925fc5854b81c",
-        notebook: "fig1.ipynb, the cell that saves figure1c.svg",
+        notebook:
+            "models/dense_mnist_task/figure_notebooks/fig1.ipynb, the cell that saves figure1c.svg",
         layout: Layout::Scatter {
             x: Preset::EiLn,
             y: Preset::Ei,
@@ -155,7 +158,8 @@ pub const SOURCES: [Source; 7] = [
         commit: "f64140627b4032f6b039fdff95ba5577ba47b8ba",
         path: "models/dense_mnist_task/figure_notebooks/figure1e.svg",
         blob: "330a7df2c04403768da07109bcfad6d031953bc9",
-        notebook: "fig1.ipynb, the cell that saves figure1e.svg",
+        notebook:
+            "models/dense_mnist_task/figure_notebooks/fig1.ipynb, the cell that saves figure1e.svg",
         layout: Layout::Scatter {
             x: Preset::EiLn,
             y: Preset::ELn,
@@ -171,7 +175,8 @@ pub const SOURCES: [Source; 7] = [
         commit: "bc6278815121860f917858f3a2e0a727ea7ffaa5",
         path: "models/dense_mnist_task/figure_notebooks/figure4a.svg",
         blob: "1f42716ca973f3a99c1c2706fc1b9963889a5d19",
-        notebook: "fig4.ipynb, the cell that saves figure4a.svg",
+        notebook:
+            "models/dense_mnist_task/figure_notebooks/fig4.ipynb, the cell that saves figure4a.svg",
         layout: Layout::Boxes {
             boxes: &[
                 ("scale", gn(GradNorm::Scale)),
@@ -191,7 +196,8 @@ pub const SOURCES: [Source; 7] = [
         commit: "bc6278815121860f917858f3a2e0a727ea7ffaa5",
         path: "models/dense_mnist_task/figure_notebooks/figure5b1.svg",
         blob: "928c7efa7615e01a5fa34b027abfb2bf4fcc77e7",
-        notebook: "fig5.ipynb, the cell that saves figure5b1.svg",
+        notebook:
+            "models/dense_mnist_task/figure_notebooks/fig5.ipynb, the cell that saves figure5b1.svg",
         layout: Layout::Boxes {
             boxes: &[
                 ("lat. inhib.", gn(GradNorm::Lateral)),
@@ -242,7 +248,7 @@ pub fn provenance(s: &Source) -> Vec<(&'static str, String)> {
         ("figure", s.figure.to_string()),
         ("source", format!("{}@{}:{}", s.repo, s.commit, s.path)),
         ("blob", s.blob.to_string()),
-        ("drawn by", format!("{DIR}/{}", s.notebook)),
+        ("drawn by", s.notebook.to_string()),
     ]
 }
 
