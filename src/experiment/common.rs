@@ -16,6 +16,16 @@ pub fn eps_levels(results: &[RunResult], preset: Preset) -> Vec<f64> {
     v
 }
 
+/// The finite final test accuracies of the runs of `preset` at `eps`, in the results' order.
+pub fn accuracies(results: &[RunResult], preset: Preset, eps: f64) -> Vec<f64> {
+    results
+        .iter()
+        .filter(|r| r.config.spec.preset == preset && r.config.eps == eps)
+        .map(|r| r.final_metrics.test_acc)
+        .filter(|x| x.is_finite())
+        .collect()
+}
+
 /// (lowest, highest) of `v`; (∞, −∞) when empty.
 pub fn min_max(v: &[f64]) -> (f64, f64) {
     v.iter()

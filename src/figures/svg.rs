@@ -404,9 +404,7 @@ impl Ctx<'_> {
             match as_rect(&pts) {
                 // The axes background: the first rectangle without a clip path.
                 Some(r) if n.attribute("clip-path").is_none() => {
-                    if self.ax.background.is_none() {
-                        self.ax.background = Some(r);
-                    }
+                    self.ax.background.get_or_insert(r);
                 }
                 Some(r) if closed => self.ax.rects.push(r),
                 _ => {}

@@ -9,20 +9,7 @@ use inorm::figures::{value_after_equals, Figure};
 use inorm::tolerance::SVG_ROUND_TRIP_REL;
 use inorm::Error;
 
-use super::gen::{svg, GenBox, Plot};
-
-/// An accuracy scatter with ticks every 2.5 points from 77.5 to 90.
-fn scatter_plot(series: Vec<(String, Option<String>, Vec<(f64, f64)>)>) -> Plot {
-    let ticks: Vec<Option<f64>> = (0..6).map(|k| Some(77.5 + 2.5 * k as f64)).collect();
-    Plot {
-        x_range: (77.0, 90.0),
-        y_range: (77.0, 90.0),
-        x_ticks: ticks.clone(),
-        y_ticks: ticks,
-        series,
-        ..Plot::default()
-    }
-}
+use super::gen::{scatter_plot, svg, GenBox, Plot};
 
 fn points_strategy() -> impl Strategy<Value = Vec<(f64, f64)>> {
     prop::collection::vec((77.0..90.0f64, 77.0..90.0f64), 1..35)

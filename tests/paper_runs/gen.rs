@@ -39,6 +39,19 @@ pub struct Plot {
     pub wrap: Option<String>,
 }
 
+/// An accuracy scatter, both axes 77–90 with ticks every 2.5 points from 77.5.
+pub fn scatter_plot(series: Vec<(String, Option<String>, Vec<(f64, f64)>)>) -> Plot {
+    let ticks: Vec<Option<f64>> = (0..6).map(|k| Some(77.5 + 2.5 * k as f64)).collect();
+    Plot {
+        x_range: (77.0, 90.0),
+        y_range: (77.0, 90.0),
+        x_ticks: ticks.clone(),
+        y_ticks: ticks,
+        series,
+        ..Plot::default()
+    }
+}
+
 fn label(v: f64) -> String {
     let s = format!("{v}");
     s.replace('-', "\u{2212}")

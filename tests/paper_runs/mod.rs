@@ -25,7 +25,7 @@ use inorm::tolerance::{BOX_STAT_ABS, SCIPY_REL};
 use inorm::Error;
 
 use crate::gate::fake;
-use gen::{svg, GenBox, Plot};
+use gen::{scatter_plot, svg, GenBox, Plot};
 
 const FULL: Preset = Preset::INormGn(GradNorm::Full);
 const LATERAL: Preset = Preset::INormGn(GradNorm::Lateral);
@@ -308,18 +308,10 @@ static TEST_BOXES: Source = Source {
 };
 
 fn scatter_with(a: Vec<(f64, f64)>, b: Vec<(f64, f64)>) -> Plot {
-    let ticks: Vec<Option<f64>> = (0..6).map(|k| Some(77.5 + 2.5 * k as f64)).collect();
-    Plot {
-        x_range: (77.0, 90.0),
-        y_range: (77.0, 90.0),
-        x_ticks: ticks.clone(),
-        y_ticks: ticks,
-        series: vec![
-            ("#2d2d3e".into(), Some("$\\epsilon$=0".into()), a),
-            ("#9db9bc".into(), Some("$\\epsilon$=0.75".into()), b),
-        ],
-        ..Plot::default()
-    }
+    scatter_plot(vec![
+        ("#2d2d3e".into(), Some("$\\epsilon$=0".into()), a),
+        ("#9db9bc".into(), Some("$\\epsilon$=0.75".into()), b),
+    ])
 }
 
 /// A generated figure becomes a committed-format file ([`csv_from_figure`]) that [`parse`] reads back to the

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::{PaperBox, PaperRuns};
-use crate::experiment::common::{fmt_num, fmt_p, min_max, quantile};
+use crate::experiment::common::{accuracies, fmt_num, fmt_p, min_max, quantile};
 use crate::experiment::paper::{PRINTED_MW, VARIANTS};
 use crate::model::Preset;
 use crate::stats::{mann_whitney, median};
@@ -118,15 +118,6 @@ pub fn printed_checks(runs: &PaperRuns) -> Vec<PrintedCheck> {
     out
 }
 
-fn ours(results: &[RunResult], p: Preset, eps: f64) -> Vec<f64> {
-    results
-        .iter()
-        .filter(|r| r.config.spec.preset == p && r.config.eps == eps)
-        .map(|r| r.final_metrics.test_acc)
-        .filter(|x| x.is_finite())
-        .collect()
-}
-
 /// Runs at exactly chance (10.00 %, 1,000 of 10,000 test images; a diverged run records it) and at or below
 /// 11 %.
 pub fn chance_counts(v: &[f64]) -> (usize, usize) {
@@ -187,17 +178,21 @@ fn paper_median(runs: &PaperRuns, p: Preset, eps: f64) -> Option<(f64, String, b
     ))
 }
 
+/// A condition and ε that both the paper's runs and ours cover: (condition, ε, the paper's file, the paper's
+/// runs, ours).
+type Cell = (Preset, f64, &'static str, Vec<f64>, Vec<f64>);
+
 /// The report's section (empty when the sweep has no condition and ε that the paper's runs cover).
 pub fn section(results: &[RunResult]) -> String {
     let runs = match super::committed() {
         Ok(r) => r,
         Err(e) => return format!("\n## The paper's own runs beside ours\n\nNot available: {e}\n"),
     };
-    let cells: Vec<(Preset, f64, &'static str, Vec<f64>, Vec<f64>)> = runs
+    let cells: Vec<Cell> = runs
         .cells()
         .into_iter()
         .filter_map(|(p, e)| {
-            let o = ours(results, p, e);
+            let o = accuracies(results, p, e);
             let (f, v) = runs.runs(p, e)?;
             (!o.is_empty()).then_some((p, e, f, v, o))
         })
@@ -207,7 +202,7 @@ pub fn section(results: &[RunResult]) -> String {
         .iter()
         .filter(|b| !b.line)
         .filter_map(|b| {
-            let o = ours(results, b.preset, b.eps);
+            let o = accuracies(results, b.preset, b.eps);
             (!o.is_empty()).then_some((b, o))
         })
         .collect();
@@ -290,7 +285,10 @@ pub fn section(results: &[RunResult]) -> String {
         .iter()
         .flat_map(|g| [0.0, 0.25, 0.5, 0.75].map(|e| (Preset::INormGn(*g), e)))
         .filter_map(|(v, e)| {
-            let (ov, ob) = (ours(results, v, e), ours(results, Preset::ELn, e));
+            let (ov, ob) = (
+                accuracies(results, v, e),
+                accuracies(results, Preset::ELn, e),
+            );
             if ov.is_empty() || ob.is_empty() {
                 return None;
             }

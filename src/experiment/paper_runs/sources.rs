@@ -450,9 +450,11 @@ fn box_rows(
                         format!("ε = {e}: a box under the unknown tick label {label:?}"),
                     )
                 })?;
-            let half = (a.x_ticks.len() > 1)
-                .then(|| 0.5 * (a.x_ticks[1].0 - a.x_ticks[0].0).abs())
-                .unwrap_or(f64::INFINITY);
+            let half = if a.x_ticks.len() > 1 {
+                0.5 * (a.x_ticks[1].0 - a.x_ticks[0].0).abs()
+            } else {
+                f64::INFINITY
+            };
             let hidden = a
                 .annotations
                 .iter()

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::super::common::quantile;
+use super::super::common::{accuracies, quantile};
 use super::super::paper_runs::{PaperRuns, Source};
-use super::draw::{color, range, Res};
+use super::draw::{box_chart, color, diagonal_chart, draw_box, range, upper_left_legend, Res};
 use crate::model::{GradNorm, Preset};
 use crate::train::{RunResult, CHANCE_ACC};
 
@@ -67,15 +67,6 @@ pub(super) fn box_of(
     })
 }
 
-fn ours(results: &[RunResult], p: Preset, eps: f64) -> Vec<f64> {
-    results
-        .iter()
-        .filter(|r| r.config.spec.preset == p && r.config.eps == eps)
-        .map(|r| r.final_metrics.test_acc)
-        .filter(|x| x.is_finite())
-        .collect()
-}
-
 /// The boxes of `presets` at every ε the sweep has for the first of them: for each, the paper's box (from
 /// its runs, else from the box the paper drew) beside ours. Empty when no ε has both.
 pub(super) fn box_groups(
@@ -93,7 +84,7 @@ pub(super) fn box_groups(
     let mut out = Vec::new();
     for e in eps {
         for (i, &p) in presets.iter().enumerate() {
-            let o = ours(results, p, e);
+            let o = accuracies(results, p, e);
             let name = |who: &str| format!("{who} {} ε={e}", super::short(p));
             let theirs = match paper.runs(p, e) {
                 Some((_, v)) => box_of(p, &name("paper"), &v, true, i),
@@ -143,19 +134,14 @@ pub(super) fn boxes(path: &Path, title: &str, groups: &[OverlayBox]) -> Res {
             .filter(|v| *v > CHANCE_ACC + 1.0),
         0.08,
     );
-    let n = groups.len() as f64;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(260)
-        .y_label_area_size(55)
-        .build_cartesian_2d(0.0..n, lo..hi)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(0)
-        .y_desc("test accuracy (%)")
-        .draw()?;
+    let mut chart = box_chart(
+        &root,
+        title,
+        groups.len(),
+        (lo, hi),
+        "test accuracy (%)",
+        260,
+    )?;
     for (i, g) in groups.iter().enumerate() {
         let x = i as f64;
         let c = color(g.colour);
@@ -176,15 +162,7 @@ pub(super) fn boxes(path: &Path, title: &str, groups: &[OverlayBox]) -> Res {
         } else {
             c.mix(0.35).filled()
         };
-        chart.draw_series([
-            Rectangle::new([(x + 0.2, q1), (x + 0.8, q3)], fill),
-            Rectangle::new([(x + 0.2, q1), (x + 0.8, q3)], c.stroke_width(2)),
-        ])?;
-        chart.draw_series([
-            PathElement::new(vec![(x + 0.2, q2), (x + 0.8, q2)], BLACK.stroke_width(2)),
-            PathElement::new(vec![(x + 0.5, q3), (x + 0.5, whiskers.1)], c),
-            PathElement::new(vec![(x + 0.5, q1), (x + 0.5, whiskers.0)], c),
-        ])?;
+        draw_box(&mut chart, x, (q1, q2, q3), whiskers, c, fill, label, 11)?;
         chart.draw_series(g.dots.iter().filter(|y| (lo..=hi).contains(*y)).map(|&y| {
             let style = if g.paper {
                 c.stroke_width(1)
@@ -193,28 +171,23 @@ pub(super) fn boxes(path: &Path, title: &str, groups: &[OverlayBox]) -> Res {
             };
             Circle::new((x + 0.5, y), 2, style)
         }))?;
-        chart.draw_series([Text::new(
-            label,
-            (x + 0.42, lo - 0.01 * (hi - lo)),
-            ("sans-serif", 11)
-                .into_font()
-                .transform(FontTransform::Rotate90),
-        )])?;
     }
     root.present()?;
     Ok(())
 }
 
+/// One ε of a paired scatter: ε, the paper's (x, y) pairs, ours.
+pub(super) type ScatterGroup = (f64, Vec<(f64, f64)>, Vec<(f64, f64)>);
+
 /// The paper's pairs (x run, y run) per ε of a scatter source, and ours of the same two conditions paired by
 /// configuration, for every ε the sweep has.
-#[allow(clippy::type_complexity)]
 pub(super) fn scatter_groups(
     results: &[RunResult],
     paper: &PaperRuns,
     s: &Source,
     x: Preset,
     y: Preset,
-) -> Vec<(f64, Vec<(f64, f64)>, Vec<(f64, f64)>)> {
+) -> Vec<ScatterGroup> {
     let mut out = Vec::new();
     for (e, ours) in super::pairs(results, x, y) {
         let theirs: Vec<(f64, f64)> = paper
@@ -237,7 +210,7 @@ pub(super) fn scatter(
     title: &str,
     xl: &str,
     yl: &str,
-    groups: &[(f64, Vec<(f64, f64)>, Vec<(f64, f64)>)],
+    groups: &[ScatterGroup],
 ) -> Res {
     let root = SVGBackend::new(path, (680, 600)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -248,14 +221,7 @@ pub(super) fn scatter(
             .flat_map(|g| g.1.iter().chain(&g.2).filter(up).flat_map(|p| [p.0, p.1])),
         0.05,
     );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(lo..hi, lo..hi)?;
-    chart.configure_mesh().x_desc(xl).y_desc(yl).draw()?;
-    chart.draw_series(LineSeries::new(vec![(lo, lo), (hi, hi)], BLACK.mix(0.5)))?;
+    let mut chart = diagonal_chart(&root, title, (lo, hi), xl, yl)?;
     for (i, (e, theirs, ours)) in groups.iter().enumerate() {
         let c = color(i);
         for (paper, pts) in [(true, theirs), (false, ours)] {
@@ -273,12 +239,7 @@ pub(super) fn scatter(
                 .legend(move |(x, y)| Circle::new((x, y), 4, style));
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
+    upper_left_legend(&mut chart)?;
     root.present()?;
     Ok(())
 }
