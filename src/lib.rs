@@ -22,6 +22,10 @@
 //! - C1–C3: `tests/reference` and `tests/theorem`.
 //! - C4–C16: [`experiment::claims`], gated in CI by `tests/claims.rs`.
 //!
+//! The paper's own runs: [`figures`] reads the authors' matplotlib SVG figures back into numbers, and
+//! [`experiment::paper_runs`] holds the runs read from them (`paper/results/paper-runs/`), checks them
+//! against the paper's printed statistics and puts them beside a sweep's in the report.
+//!
 //! `paper/claims.md` records, for each claim, the test that proves it and the measured effect, including the
 //! claims that do not reproduce.
 #![deny(missing_docs)]
@@ -35,6 +39,7 @@ pub mod error;
 pub mod experiment;
 pub mod fast;
 pub mod fault;
+pub mod figures;
 pub mod init;
 pub mod interop;
 pub mod model;

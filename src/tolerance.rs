@@ -243,3 +243,34 @@ pub const AUTOCAST_MAX_OUTSIDE: f64 = 0.1;
 /// The f16-autocast mode against its oracle: the largest fraction of all the case table's elements allowed
 /// outside the envelope (measured 0.33 %; see [`AUTOCAST_MAX_OUTSIDE`]).
 pub const AUTOCAST_MAX_OUTSIDE_ALL: f64 = 0.01;
+
+// ---------------------------------------------------------------------------------------------------------
+// Reading the authors' figures back (src/figures/, src/experiment/paper_runs/).
+
+/// Two page coordinates of an SVG that count as the same position (page units, 1/72 inch for matplotlib):
+/// matplotlib writes coordinates with 6 decimals, so two numbers computed from the same data value differ by
+/// at most 1e-6; 1e-3 is a thousand times that and still far below the smallest sizes that tell elements
+/// apart (a marker's 5-unit radius, a box's 17-unit width).
+pub const SVG_SAME_POS: f64 = 1e-3;
+
+/// Largest misfit of a straight line through an axis's labelled ticks, relative to the span of the labels:
+/// tick positions carry 6 decimals over spans of ≥ 100 page units (≤ 1e-8 relative) and labels are exact,
+/// so a linear axis fits to about 1e-8; a log axis or a mislabelled tick misses by ≥ 1e-2. 1e-5 separates
+/// the two with three decades to spare.
+pub const TICK_FIT_REL: f64 = 1e-5;
+
+/// Largest distance (accuracy points) of a value read off the authors' figures from the 0.01-point grid on
+/// which a final test accuracy over 10,000 images lies: the calibration's error is ≤ 1e-8 of an axis span of
+/// ≤ 100 points, so the values land within 1e-6 of the grid; 1e-3 is far above that and far below the
+/// grid's half step (0.005), so snapping can never move a value to the wrong neighbour.
+pub const ACC_GRID_ABS: f64 = 1e-3;
+
+/// Relative error (to the axis span) of a value read back from an SVG written with 6-decimal coordinates
+/// over a plot ≥ 100 page units wide: 5e-7 page units of rounding over ≥ 100 units is ≤ 5e-9; 1e-7 leaves a
+/// factor 20 for the tick positions' own rounding in the calibration.
+pub const SVG_ROUND_TRIP_REL: f64 = 1e-7;
+
+/// Agreement of a quartile or median stored in `paper/results/paper-runs/*-boxes.csv` with the same
+/// statistic recomputed from the runs: the files store them to 4 decimals, so half a unit of the 4th
+/// decimal; the reading itself is 1e-6 closer (ACC_GRID_ABS's reasoning).
+pub const BOX_STAT_ABS: f64 = 5e-5;

@@ -26,6 +26,9 @@ mod gate;
 mod interop;
 /// K networks in lockstep against K single runs, the lockstep sweep, host reads per step, the bench.
 mod lockstep;
+/// The paper's own runs read back from its figure SVGs: the extractor on generated figures, the committed
+/// files against the paper's printed Mann–Whitney statistics, and the report's section beside ours.
+mod paper_runs;
 /// The report's table of the paper's printed statistics (Mann–Whitney per variant and ε, ranges) beside a
 /// sweep's, and its constants against paper/model.md.
 mod paper_stats;

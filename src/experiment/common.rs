@@ -16,6 +16,16 @@ pub fn eps_levels(results: &[RunResult], preset: Preset) -> Vec<f64> {
     v
 }
 
+/// The finite final test accuracies of the runs of `preset` at `eps`, in the results' order.
+pub fn accuracies(results: &[RunResult], preset: Preset, eps: f64) -> Vec<f64> {
+    results
+        .iter()
+        .filter(|r| r.config.spec.preset == preset && r.config.eps == eps)
+        .map(|r| r.final_metrics.test_acc)
+        .filter(|x| x.is_finite())
+        .collect()
+}
+
 /// (lowest, highest) of `v`; (∞, −∞) when empty.
 pub fn min_max(v: &[f64]) -> (f64, f64) {
     v.iter()
@@ -48,4 +58,15 @@ pub fn fmt_p(x: f64) -> String {
 /// C14 and the report's comparison with the paper count these.
 pub fn at_chance(r: &RunResult) -> bool {
     r.final_metrics.test_acc <= CHANCE_ACC + 1.0
+}
+
+/// The `q` quantile (0 ≤ q ≤ 1) of ascending `sorted` by linear interpolation between order statistics
+/// (numpy's default, which matplotlib's box plots use); NaN when empty.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }

@@ -25,6 +25,7 @@ pub mod gather;
 pub mod lockstep;
 pub mod numerics;
 pub mod paper;
+pub mod paper_runs;
 pub mod plots;
 pub mod report;
 mod run;

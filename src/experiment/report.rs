@@ -326,6 +326,7 @@ pub fn write_report(
         }
     }
     s.push_str(&super::paper::section(results));
+    s.push_str(&super::paper_runs::compare::section(results));
     s.push_str("\n## Figures\n\n");
     for g in &figs {
         match &g.file {

@@ -1,6 +1,6 @@
 //! The `inorm` command line: single training runs, sweeps over the paper's grid (sharded, resumable,
 //! parallel), merge, report (claims table and figures), one-command reproduction, data download, and the
-//! `init` / `grads` safetensors interop. Every error is printed as `error: ...` with a non-zero exit.
+//! `init` / `grads` safetensors interop, and the paper's own runs read back from its figures. Every error is printed as `error: ...` with a non-zero exit.
 //!
 //! Layout (as cargo lays out its commands): this file parses and dispatches; `commands/<name>.rs` holds
 //! each subcommand's arguments and handler; `args.rs` the arguments several share; `progress.rs` progress
@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 
 use inorm::error::Result;
 
-use commands::{bench, data, grads, init, merge, report, reproduce, sweep, train};
+use commands::{bench, data, grads, init, merge, paper_runs, report, reproduce, sweep, train};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +50,11 @@ enum Cmd {
     Report(report::ReportArgs),
     /// Sweep + merge + report in one command, at `quick` (≤ 12 min on 2 cores) or `paper` scale.
     Reproduce(reproduce::ReproduceArgs),
+    /// The paper's own runs read back from the authors' figure SVGs (paper/results/paper-runs/).
+    PaperRuns {
+        #[command(subcommand)]
+        cmd: paper_runs::PaperRunsCmd,
+    },
     /// Fashion-MNIST data.
     Data {
         #[command(subcommand)]
@@ -93,6 +98,7 @@ fn run(cmd: Cmd, show: bool) -> Result<ExitCode> {
         Cmd::Merge(a) => merge::cmd_merge(a),
         Cmd::Report(a) => report::cmd_report(a),
         Cmd::Reproduce(a) => reproduce::cmd_reproduce(a, show),
+        Cmd::PaperRuns { cmd } => paper_runs::cmd_paper_runs(cmd),
         Cmd::Data { cmd } => data::cmd_data(cmd),
         Cmd::Init(a) => init::cmd_init(a),
         Cmd::Grads(a) => grads::cmd_grads(a),

@@ -1,5 +1,6 @@
 //! SVG figures (plotters, SVG backend, text as `<text>` elements) for Figs 1b, 2a, 2b, 3b, 4a, 4b, 5b, 5c,
-//! 6a, 6b and 7b from whatever results a sweep holds; a figure whose conditions are absent is skipped with a
+//! 6a, 6b and 7b from whatever results a sweep holds, and the paper's own runs over ours (Figs 4a, 5c, 6a and
+//! the lateral scatter of Fig 7, [`overlay`](self)); a figure whose conditions are absent is skipped with a
 //! note. Box plots draw the median, the quartiles (linear interpolation) and whiskers at min/max.
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use crate::train::RunResult;
 use super::common::eps_levels;
 
 mod draw;
+mod overlay;
 use draw::{boxplot, histograms, scatter, Res};
 
 /// One figure: its id, the file written (if any), and a note.
@@ -473,6 +475,93 @@ pub fn write_figures(
                 "needs GN lateral and E LN+ runs".into()
             },
             &|p| boxplot(p, title, "test accuracy (%)", &g, None),
+        );
+    }
+
+    // The paper's own runs over ours (paper/results/paper-runs/).
+    let paper = super::paper_runs::committed();
+    let paper_or = |why: &str| match &paper {
+        Ok(_) => why.to_string(),
+        Err(e) => format!("the paper's runs are not available: {e}"),
+    };
+    let empty = super::paper_runs::PaperRuns::default();
+    let pr = paper.as_ref().unwrap_or(&empty);
+    for (id, file, src, xp, yp, title) in [
+        (
+            "Fig 5c + paper",
+            "paper_fig5c_eln_vs_gnfull.svg",
+            "fig5c.csv",
+            Preset::ELn,
+            Preset::INormGn(GradNorm::Full),
+            "Fig 5c: E LN+ vs GN full, the paper's runs (hollow) over ours",
+        ),
+        (
+            "Fig 7 lateral + paper",
+            "paper_fig7_lateral_vs_eln.svg",
+            "fig7-lateral.csv",
+            Preset::INormGn(GradNorm::Lateral),
+            Preset::ELn,
+            "Fig 7: GN lateral vs E LN+, the paper's runs (hollow) over ours",
+        ),
+    ] {
+        let g = super::paper_runs::source(src)
+            .map(|s| overlay::scatter_groups(results, pr, s, xp, yp))
+            .unwrap_or_default();
+        let n: usize = g.iter().map(|x| x.1.len() + x.2.len()).sum();
+        emit(
+            id,
+            title,
+            file,
+            !g.is_empty(),
+            if g.is_empty() {
+                paper_or("no ε with both the paper's and our paired runs")
+            } else {
+                format!(
+                    "{n} pairs (paper and ours), ε {}",
+                    g.iter()
+                        .map(|x| x.0.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            &|p| {
+                overlay::scatter(
+                    p,
+                    title,
+                    &format!("{} test accuracy (%)", xp.label()),
+                    &format!("{} test accuracy (%)", yp.label()),
+                    &g,
+                )
+            },
+        );
+    }
+    for (id, file, presets, title) in [
+        (
+            "Fig 4a + paper",
+            "paper_fig4a_boxes.svg",
+            &overlay::FIG4A[..],
+            "Fig 4a: E LN+ and I-Norm, the paper's runs (open boxes) beside ours",
+        ),
+        (
+            "Fig 6a + paper",
+            "paper_fig6a_boxes.svg",
+            &overlay::FIG6A[..],
+            "Fig 6a: E LN+ and GN variants, the paper's runs (open boxes) beside ours",
+        ),
+    ] {
+        let g = overlay::box_groups(results, pr, presets);
+        let ok = g.iter().any(|b| b.preset != presets[0]);
+        emit(
+            id,
+            title,
+            file,
+            ok,
+            if ok {
+                format!("{} boxes (paper, ours) per condition and ε", g.len())
+            } else {
+                paper_or("no condition beside E LN+ with both the paper's runs and ours")
+            },
+            &|p| overlay::boxes(p, title, &g),
         );
     }
     Ok(notes)
