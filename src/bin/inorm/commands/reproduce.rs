@@ -11,7 +11,7 @@ use inorm::experiment::{self, merge_and_write, report, Shard, SweepSpec};
 use inorm::model::Preset;
 
 use super::merge::print_merge;
-use crate::args::{get_data, jobs, DataArgs, ExecArgs, RunArgs};
+use crate::args::{get_data, DataArgs, ExecArgs, RunArgs};
 use crate::progress::do_sweep;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -48,15 +48,7 @@ pub(crate) fn cmd_reproduce(a: ReproduceArgs, show: bool) -> Result<ExitCode> {
     let out = a.out.unwrap_or_else(|| PathBuf::from(default_out));
     let shard = Shard::from_arg_or_env(a.exec.shard.as_deref())?;
     let data = get_data(&a.data)?;
-    let sm = do_sweep(
-        &spec,
-        &out,
-        shard,
-        jobs(&a.exec)?,
-        a.exec.lockstep,
-        &data,
-        show,
-    )?;
+    let sm = do_sweep(&spec, &out, shard, &a.exec, &data, show)?;
     let (rep, results) = merge_and_write(&out)?;
     let rdir = out.join("report");
     let images = data.train.take(16);
