@@ -23,8 +23,12 @@
 //! | [`lockstep`] | which cells train together (`--lockstep K`) | `grid` |
 //! | `run.rs` | running a shard's cells, single or in lockstep groups ([`run_sweep_grouped`]) | `grid`, `lockstep`, `store` |
 //! | [`gather`] | merging a sweep folder | `grid`, `store` |
-//! | [`common`], [`compare`] | number formatting, ε levels, per-condition comparisons | `common` |
-//! | [`claims`], [`paper`], [`plots`], [`report`] | the claims (C4–C16), the paper's printed statistics, figures, report | `common`, `compare`, `gather`, ... |
+//! | [`common`] | number formatting, ε levels, chance level | — |
+//! | [`compare`] | one comparison of two conditions on one metric | `common` |
+//! | [`claims`] | the claims C4–C16 | `common`, `compare` |
+//! | [`paper`] | the paper's printed statistics beside a sweep's | `common` |
+//! | [`plots`] | the figures | `common` |
+//! | [`report`] | `report.md`: claims table, statistics, figures | `claims`, `common`, `gather`, `paper`, `plots` |
 //!
 //! No two files of this folder import each other, and this file only lists them (tested by
 //! `tests/layers.rs`).

@@ -73,7 +73,8 @@ pub struct TrainConfig {
     pub diag: bool,
     /// Diagnose every `diag_every`-th step of an epoch and its last step (1: every step, as results written
     /// before this setting existed did; default [`DIAG_EVERY`]). The epoch means of the alignments in
-    /// [`EpochRecord`] are then means over the diagnosed steps; the last-step values are unchanged.
+    /// [`EpochRecord`](super::EpochRecord) are then means over the diagnosed steps; the last-step values
+    /// are unchanged.
     #[serde(default = "every_step")]
     pub diag_every: usize,
     /// How the training-set metrics are measured.
