@@ -24,6 +24,9 @@ mod fetch;
 mod gate;
 /// Safetensors exchange of models, batches and gradient dumps.
 mod interop;
+/// The crate's layering read from the sources: lower modules never import higher ones, and no two files of a
+/// folder whose mod.rs is a table of contents import each other.
+mod layers;
 /// K networks in lockstep against K single runs, the lockstep sweep, host reads per step, the bench.
 mod lockstep;
 /// The paper's own runs read back from its figure SVGs: the extractor on generated figures, the committed

@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::interop::write_atomic;
 use crate::train::{RunResult, RunStatus};
 
+use super::grid::Cell;
 use super::store::{foreign_reason, manifest_path, read_manifest, read_result, runs_dir};
-use super::Cell;
 
 /// Files that are not readable results, with the reason.
 pub type Unreadable = Vec<(PathBuf, String)>;

@@ -1,18 +1,13 @@
-//! Sweeps in lockstep (`inorm sweep --lockstep K`): this shard's unfinished cells are grouped into sets of
-//! at most K cells whose runs share a network spec (same condition and width: they differ in ε,
-//! configuration and seed), and each group is trained by one [`crate::train::lockstep::train_lockstep`] call on one worker. Every
-//! cell still gets its own result file, written when its group finishes, so a killed sweep resumes with
-//! the cells that have no result (regrouped); results equal those of single runs (see
-//! [`crate::train::lockstep`]).
+//! Which cells of a sweep train together (`inorm sweep --lockstep K`): this shard's unfinished cells are
+//! grouped into sets of at most K cells whose runs share a network spec (same condition and width: they
+//! differ in ε, configuration and seed); the run module trains each group with one
+//! [`crate::train::lockstep::train_lockstep`] call on one worker. Every cell still gets its own result file,
+//! written when its group finishes, so a killed sweep resumes with the cells that have no result
+//! (regrouped); results equal those of single runs (see [`crate::train::lockstep`]).
 
-use std::path::Path;
-
-use super::store::Manifest;
-use super::{Cell, SweepSpec};
-use crate::data::FashionMnist;
+use super::grid::{Cell, SweepSpec};
 use crate::error::Result;
-use crate::train::lockstep::train_lockstep_with_id;
-use crate::train::{Progress, RunResult, TrainConfig};
+use crate::train::TrainConfig;
 
 /// Groups `cells` (in order) into lockstep groups of at most `k` cells whose training settings can share a
 /// network ([`crate::train::lockstep::check_group`]): a cell joins the first open group with the same
@@ -31,26 +26,4 @@ pub fn lockstep_groups(spec: &SweepSpec, cells: &[Cell], k: usize) -> Result<Vec
         }
     }
     Ok(groups.into_iter().map(|(_, g)| g).collect())
-}
-
-/// Trains one group of cells of the sweep `m` in lockstep and writes each cell's result (and model, with
-/// `save_models`) into `dir`. [`super::run_sweep_grouped`] is the checked entry point.
-pub(crate) fn run_group_of(
-    m: &Manifest,
-    dir: &Path,
-    group: &[Cell],
-    data: &FashionMnist,
-    progress: &mut dyn FnMut(usize, Progress),
-) -> Result<Vec<RunResult>> {
-    let cfgs = group
-        .iter()
-        .map(|c| m.spec.train_config(c))
-        .collect::<Result<Vec<_>>>()?;
-    let outs = train_lockstep_with_id(&cfgs, &data.train, &data.test, Some(&m.data), progress)?;
-    group
-        .iter()
-        .zip(&cfgs)
-        .zip(outs)
-        .map(|((cell, cfg), out)| super::run::store_output(m, dir, cell, cfg, out))
-        .collect()
 }

@@ -13,8 +13,8 @@ use crate::train::{RunResult, RunStatus};
 
 use super::claims::{evaluate, ClaimOutcome};
 use super::common::{at_chance, fmt_num as f, fmt_p, min_max};
+use super::gather::MergeReport;
 use super::plots::{write_figures, FigureNote};
-use super::MergeReport;
 
 /// A p-value for tables: 3 decimals, scientific below 0.001, `–` for NaN.
 pub fn p(x: f64) -> String {

@@ -5,16 +5,17 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::lockstep;
+use super::grid::{Cell, Shard, SweepSpec};
+use super::lockstep::lockstep_groups;
 use super::store::{
     cell_state, model_path, remove_stale_temp, result_path, runs_dir, write_manifest, write_result,
     CellState, Manifest,
 };
-use super::{Cell, Shard, SweepSpec};
 use crate::backend::Backend;
 use crate::data::{data_id, used_sizes, FashionMnist};
 use crate::error::{Error, Result};
 use crate::interop::{check_writable, save_model, FileDtype};
+use crate::train::lockstep::train_lockstep_with_id;
 use crate::train::{train_run_with_id, Progress, RunResult, RunStatus, TrainConfig};
 
 /// What happened to a cell during [`run_sweep`].
@@ -86,7 +87,7 @@ pub struct SweepSummary {
     pub diverged: usize,
     /// Cells that failed with an error (id and message).
     pub failed: Vec<(String, String)>,
-    /// Stale temporary files removed (older than [`STALE_TEMP_AGE`](super::STALE_TEMP_AGE), from a killed earlier sweep).
+    /// Stale temporary files removed (older than [`STALE_TEMP_AGE`](super::store::STALE_TEMP_AGE), from a killed earlier sweep).
     pub stale_removed: usize,
     /// Wall seconds.
     pub wall_s: f64,
@@ -121,7 +122,7 @@ pub fn manifest_for(spec: &SweepSpec, data: &FashionMnist) -> Result<Manifest> {
 ///
 /// Before any run: every cell's settings are checked, `DIR/sweep.json` is written or checked against the
 /// same identity ([`write_manifest`]), the folders are checked to be writable, and temporary files older
-/// than [`STALE_TEMP_AGE`](super::STALE_TEMP_AGE) are removed (younger ones may belong to another shard writing now). Cells with a
+/// than [`STALE_TEMP_AGE`](super::store::STALE_TEMP_AGE) are removed (younger ones may belong to another shard writing now). Cells with a
 /// result of this sweep are skipped, so a killed sweep restarts where it stopped; a result file of other
 /// settings or data in this shard's cells is an error naming the file and the setting (it is never
 /// overwritten); an unreadable one is replaced. A cell that fails with an error is reported in the summary
@@ -141,7 +142,7 @@ pub fn run_sweep(
 pub const MAX_LOCKSTEP: usize = 1024;
 
 /// [`run_sweep`] with up to `lockstep` cells of the same network spec (condition and width) trained in
-/// lockstep by one worker ([`lockstep::lockstep_groups`]; results equal those of single runs). Each cell
+/// lockstep by one worker ([`lockstep_groups`]; results equal those of single runs). Each cell
 /// still gets its own result file, written when its group finishes; a killed sweep resumes with the cells
 /// that have no result, regrouped. `lockstep = 1` is [`run_sweep`].
 pub fn run_sweep_grouped(
@@ -217,7 +218,7 @@ pub fn run_sweep_grouped(
         stale_removed,
         ..Default::default()
     });
-    let groups = lockstep::lockstep_groups(spec, &todo, lockstep)?;
+    let groups = lockstep_groups(spec, &todo, lockstep)?;
     let sps = Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);
     let jobs = jobs.max(1).min(groups.len().max(1));
@@ -243,12 +244,7 @@ pub fn run_sweep_grouped(
                         })
                     }
                 };
-                let r = if group.len() == 1 {
-                    run_cell_of(manifest, dir, &group[0], data, &mut |p| step(0, p))
-                        .map(|r| vec![r])
-                } else {
-                    lockstep::run_group_of(manifest, dir, group, data, &mut step)
-                };
+                let r = run_group_of(manifest, dir, group, data, &mut step);
                 let mut sm = summary.lock().unwrap_or_else(|e| e.into_inner());
                 match r {
                     Ok(results) => {
@@ -305,37 +301,53 @@ pub fn run_cell(
     data: &FashionMnist,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunResult> {
-    run_cell_of(&manifest_for(spec, data)?, dir, cell, data, progress)
+    let m = manifest_for(spec, data)?;
+    let mut one = run_group_of(&m, dir, std::slice::from_ref(cell), data, &mut |_, p| {
+        progress(p)
+    })?;
+    one.pop()
+        .ok_or_else(|| Error::invalid("sweep cell", format!("{} left no result", cell.id())))
 }
 
-fn run_cell_of(
+/// Trains one group of cells of the sweep `m` (one cell: a single run on any backend; more: in lockstep on
+/// a fast backend) and writes each cell's result (and model, with `save_models`) into `dir`, calling
+/// `progress(k, event)` for cell k.
+fn run_group_of(
     m: &Manifest,
     dir: &Path,
-    cell: &Cell,
+    group: &[Cell],
     data: &FashionMnist,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<RunResult> {
-    let cfg = m.spec.train_config(cell)?;
-    let out = train_run_with_id(&cfg, &data.train, &data.test, Some(&m.data), progress)?;
-    store_output(m, dir, cell, &cfg, out)
-}
-
-/// Writes one finished run of the sweep `m` into `dir`: its model (with `save_models`) and its result file.
-pub(crate) fn store_output(
-    m: &Manifest,
-    dir: &Path,
-    cell: &Cell,
-    cfg: &TrainConfig,
-    out: crate::train::RunOutput,
-) -> Result<RunResult> {
-    if m.spec.save_models {
-        save_model(
-            &model_path(dir, cell),
-            &cfg.spec,
-            &out.params,
-            FileDtype::F32,
-        )?;
-    }
-    write_result(&result_path(dir, cell), &out.result)?;
-    Ok(out.result)
+    progress: &mut dyn FnMut(usize, Progress),
+) -> Result<Vec<RunResult>> {
+    let cfgs = group
+        .iter()
+        .map(|c| m.spec.train_config(c))
+        .collect::<Result<Vec<TrainConfig>>>()?;
+    let outs = match cfgs.as_slice() {
+        [cfg] => vec![train_run_with_id(
+            cfg,
+            &data.train,
+            &data.test,
+            Some(&m.data),
+            &mut |p| progress(0, p),
+        )?],
+        _ => train_lockstep_with_id(&cfgs, &data.train, &data.test, Some(&m.data), progress)?,
+    };
+    group
+        .iter()
+        .zip(&cfgs)
+        .zip(outs)
+        .map(|((cell, cfg), out)| {
+            if m.spec.save_models {
+                save_model(
+                    &model_path(dir, cell),
+                    &cfg.spec,
+                    &out.params,
+                    FileDtype::F32,
+                )?;
+            }
+            write_result(&result_path(dir, cell), &out.result)?;
+            Ok(out.result)
+        })
+        .collect()
 }

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::interop::write_atomic;
 use crate::train::{RunResult, TrainConfig};
 
-use super::{Cell, SweepSpec};
+use super::grid::{Cell, SweepSpec};
 
 /// `DIR/runs`.
 pub fn runs_dir(dir: &Path) -> PathBuf {

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{TrainConfig, CHANCE_ACC};
+use super::config::{TrainConfig, CHANCE_ACC};
 use crate::data::DataId;
 use crate::model::{NumericsReport, StepReport};
 
@@ -32,21 +32,6 @@ pub mod nullable {
     /// Reads a number, or `null` as NaN.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-    }
-}
-
-/// Serde of a [`Backend`](crate::backend::Backend) as its name (`fast`, `fast-f64`, `reference`, ...).
-pub mod backend_name {
-    use crate::backend::Backend;
-    use serde::{Deserialize, Deserializer, Serializer};
-    /// Writes the name.
-    pub fn serialize<S: Serializer>(b: &Backend, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(b.name())
-    }
-    /// Parses the name.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Backend, D::Error> {
-        let s = String::deserialize(d)?;
-        Backend::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 

@@ -595,3 +595,113 @@ fn cli_sweep_dedups_logs_lines_and_writes_csv() {
     assert!(!err.contains("[") && err.contains("1 run"), "{err}");
     let _ = std::fs::remove_dir_all(&t);
 }
+
+#[test]
+fn cli_precision_f16_autocast_trains_records_its_numerics_and_refuses_what_it_cannot_honour() {
+    let t = tmpdir("cli", "precision");
+    let d = data_dir(&t);
+    let out = t.join("r.json");
+    let base = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "train",
+            "--net",
+            "inorm-gn-scale",
+            "--config",
+            "3",
+            "--width",
+            "16",
+            "--epochs",
+            "2",
+            "--train-size",
+            "70",
+            "--quiet",
+            "--data-dir",
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+        v.push(s(&d).to_string());
+        v.extend(extra.iter().map(|x| x.to_string()));
+        v
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let mut v = base(&["--precision", "f16-autocast", "--out"]);
+    v.push(s(&out).to_string());
+    ok(&args(&v));
+    let r: inorm::train::RunResult =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        (r.config.backend.name(), r.dtype.as_str()),
+        ("fast-f16-autocast", "f16-autocast")
+    );
+    let n = r.history[0].numerics.as_ref().expect("per-epoch numerics");
+    assert_eq!(n.max_drive.len(), 2);
+    assert!(
+        n.max_drive.iter().all(|d| d.is_finite() && *d > 0.0),
+        "{n:?}"
+    );
+    // Unknown values and backends that cannot honour the precision: clear errors, nothing written.
+    let refused = t.join("refused.json");
+    for (extra, want) in [
+        (vec!["--precision", "f16"], "f16-autocast"),
+        (
+            vec!["--precision", "f16-autocast", "--backend", "reference"],
+            "--precision",
+        ),
+        (
+            vec!["--precision", "f16-autocast", "--backend", "fast-f64"],
+            "--precision",
+        ),
+        (
+            vec!["--precision", "f32", "--backend", "reference"],
+            "f64 only",
+        ),
+    ] {
+        let mut v = base(&[]);
+        v.extend(extra.iter().map(|x| x.to_string()));
+        v.push("--out".into());
+        v.push(s(&refused).to_string());
+        let err = fails(&args(&v));
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert!(!refused.exists(), "{extra:?} wrote a result");
+    }
+    // A sweep folder never mixes precisions.
+    let dir = t.join("sweep");
+    let sweep = |p: &'static str| {
+        let mut v: Vec<String> = [
+            "sweep",
+            "--nets",
+            "inorm",
+            "--eps",
+            "0",
+            "--configs",
+            "0",
+            "--width",
+            "8",
+            "--epochs",
+            "1",
+            "--train-size",
+            "40",
+            "--test-size",
+            "20",
+            "--jobs",
+            "1",
+            "--quiet",
+            "--precision",
+            p,
+            "--data-dir",
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+        v.push(s(&d).to_string());
+        v.push("--out".into());
+        v.push(s(&dir).to_string());
+        v
+    };
+    ok(&args(&sweep("f32")));
+    let err = fails(&args(&sweep("f16-autocast")));
+    assert!(err.contains("never mixes precisions"), "{err}");
+}

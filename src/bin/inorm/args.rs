@@ -4,13 +4,14 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use inorm::backend::Backend;
+use inorm::backend::{Backend, Precision};
+use inorm::bench::BenchOpts;
 use inorm::data::{self, FashionMnist};
 use inorm::error::{Error, Result};
 use inorm::experiment::{SweepSpec, WidthRule, MAX_GRID};
-use inorm::interop::FileDtype;
+use inorm::interop::{self, FileDtype};
 use inorm::model::{paper_config, Preset};
-use inorm::train::{TrainEval, DIAG_EVERY};
+use inorm::train::{TrainConfig, TrainEval, DIAG_EVERY};
 
 #[derive(clap::Args, Clone)]
 pub(crate) struct DataArgs {
@@ -39,25 +40,114 @@ impl From<TrainEvalArg> for TrainEval {
     }
 }
 
-/// The per-run options `train` and `sweep` share.
+/// How the networks compute: what every command that builds one shares (`train`, `sweep`, `reproduce`,
+/// `bench` through [`RunArgs`], and `grads`). An option added here reaches all five.
 #[derive(clap::Args, Clone)]
-pub(crate) struct RunOpts {
-    /// reference, fast, fast-f64, fast-cuda, fast-cuda-f64.
-    #[arg(long, default_value = "fast")]
-    pub(crate) backend: String,
-    /// I-Norm local-loss weight λ.
-    #[arg(long, default_value_t = 0.01)]
-    pub(crate) lambda: f64,
+pub(crate) struct ComputeArgs {
+    /// Implementation: reference (the f64 oracle; one network at a time, so not for `bench` or
+    /// `--lockstep` above 1), fast, fast-f64, fast-cuda or fast-cuda-f64.
+    #[arg(long, default_value = "fast", value_parser = Backend::parse)]
+    pub(crate) backend: Backend,
+    /// Numerics: f32 (the fast path's default), f64, or f16-autocast, the authors' GPU numerics (CUDA
+    /// float16 autocast without loss scaling, emulated on the CPU fast path; paper/model.md §14)
+    /// [default: the backend's own].
+    #[arg(long, value_parser = Precision::parse)]
+    pub(crate) precision: Option<Precision>,
+}
+
+impl ComputeArgs {
+    /// The backend of `--backend` with `--precision`; a precision the backend cannot honour is an error
+    /// naming both options.
+    pub(crate) fn backend(&self) -> Result<Backend> {
+        Backend::with_precision(self.backend.name(), self.precision)
+    }
+}
+
+/// How each run trains and what it records: the options `train`, `sweep`, `reproduce` and `bench` share,
+/// checked when parsed, and written into the library's settings of each ([`RunArgs::apply_to_run`],
+/// [`RunArgs::apply_to_sweep`], [`RunArgs::apply_to_bench`]). An option added here reaches all four.
+#[derive(clap::Args, Clone)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) compute: ComputeArgs,
     /// Skip the alignment diagnostics.
     #[arg(long)]
     pub(crate) no_diag: bool,
     /// Compute the alignment diagnostics on every N-th step of an epoch and on its last step, the value
-    /// the figures and claims use (1: every step, as results written before this option were).
-    #[arg(long, value_name = "N", default_value_t = DIAG_EVERY)]
+    /// the figures and claims use (1: every step, as results written before this option were, and as a
+    /// folder of them needs to resume).
+    #[arg(long, value_name = "N", default_value_t = DIAG_EVERY, value_parser = diag_every)]
     pub(crate) diag_every: usize,
-    /// How training-set accuracy/loss are measured.
-    #[arg(long, value_enum, default_value = "full")]
-    pub(crate) train_eval: TrainEvalArg,
+    /// How training-set accuracy and loss are measured each epoch (`bench`: whether its projection
+    /// includes the full pass) [default: full; `reproduce --scale quick`: running].
+    #[arg(long, value_enum)]
+    pub(crate) train_eval: Option<TrainEvalArg>,
+}
+
+impl RunArgs {
+    /// `--train-eval`, else `default` (the command's or the scale's).
+    fn train_eval_or(&self, default: TrainEval) -> TrainEval {
+        self.train_eval.map_or(default, TrainEval::from)
+    }
+
+    /// Writes the settings into a run's.
+    pub(crate) fn apply_to_run(&self, c: &mut TrainConfig) -> Result<()> {
+        c.backend = self.compute.backend()?;
+        c.diag = !self.no_diag;
+        c.diag_every = self.diag_every;
+        c.train_eval = self.train_eval_or(c.train_eval);
+        Ok(())
+    }
+
+    /// Writes the settings into a sweep's (its runs').
+    pub(crate) fn apply_to_sweep(&self, s: &mut SweepSpec) -> Result<()> {
+        s.backend = self.compute.backend()?;
+        s.diag = !self.no_diag;
+        s.diag_every = self.diag_every;
+        s.train_eval = self.train_eval_or(s.train_eval);
+        Ok(())
+    }
+
+    /// Writes the settings into a benchmark's (the runs it times and projects).
+    pub(crate) fn apply_to_bench(&self, o: &mut BenchOpts) -> Result<()> {
+        o.backend = self.compute.backend()?;
+        o.diag = !self.no_diag;
+        o.diag_every = self.diag_every;
+        o.train_eval_full = self.train_eval_or(TrainEval::Full) == TrainEval::Full;
+        Ok(())
+    }
+}
+
+/// A `--diag-every` value, checked (≥ 1).
+fn diag_every(s: &str) -> Result<usize> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err(Error::invalid(
+            "diag-every",
+            "0 (must be ≥ 1; 1 computes the diagnostics on every step)",
+        )),
+        Ok(n) => Ok(n),
+        Err(_) => Err(Error::invalid(
+            "diag-every",
+            format!("'{s}' (must be a whole number ≥ 1)"),
+        )),
+    }
+}
+
+/// What a training run trains on, for how long and from where: the options `train` and `sweep` share.
+#[derive(clap::Args, Clone)]
+pub(crate) struct TrainingArgs {
+    /// Epochs per run.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) epochs: usize,
+    /// Use the first N training images.
+    #[arg(long, value_name = "N")]
+    pub(crate) train_size: Option<usize>,
+    /// Use the first N test images.
+    #[arg(long, value_name = "N")]
+    pub(crate) test_size: Option<usize>,
+    /// I-Norm local-loss weight λ.
+    #[arg(long, default_value_t = 0.01)]
+    pub(crate) lambda: f64,
     /// Shuffle the training set each epoch.
     #[arg(long)]
     pub(crate) shuffle: bool,
@@ -66,22 +156,32 @@ pub(crate) struct RunOpts {
     pub(crate) model: Option<PathBuf>,
 }
 
-impl RunOpts {
-    /// `--diag-every`, checked (≥ 1).
-    pub(crate) fn diag_every(&self) -> Result<usize> {
-        diag_every(self.diag_every)
+impl TrainingArgs {
+    /// Writes the settings into a run's: λ into its network spec (then checked), the `--model` file
+    /// loaded against it.
+    pub(crate) fn apply_to_run(&self, c: &mut TrainConfig) -> Result<()> {
+        c.spec.lambda = self.lambda;
+        c.spec.validate()?;
+        c.epochs = self.epochs;
+        c.train_size = self.train_size;
+        c.test_size = self.test_size;
+        c.shuffle = self.shuffle;
+        if let Some(m) = &self.model {
+            c.initial_params = Some(interop::load_model(m, &c.spec)?);
+            c.init_model = Some(m.display().to_string());
+        }
+        Ok(())
     }
-}
 
-/// A `--diag-every` value, checked (≥ 1).
-pub(crate) fn diag_every(n: usize) -> Result<usize> {
-    if n == 0 {
-        return Err(Error::invalid(
-            "diag-every",
-            "0 (must be ≥ 1; 1 computes the diagnostics on every step)",
-        ));
+    /// Writes the settings into a sweep's (its runs'; each cell loads the `--model` file).
+    pub(crate) fn apply_to_sweep(&self, s: &mut SweepSpec) {
+        s.epochs = self.epochs;
+        s.train_size = self.train_size;
+        s.test_size = self.test_size;
+        s.lambda = self.lambda;
+        s.shuffle = self.shuffle;
+        s.model = self.model.clone();
     }
-    Ok(n)
 }
 
 #[derive(clap::Args, Clone)]
@@ -102,23 +202,16 @@ pub(crate) struct GridArgs {
     /// independent samples (paper/model.md §10.1); the quick grid always does.
     #[arg(long)]
     pub(crate) seed_per_config: bool,
-    /// Epochs per run.
-    #[arg(long, default_value_t = 50)]
-    pub(crate) epochs: usize,
     /// Cap every run's width at N (min(config width, N)).
     #[arg(long, conflicts_with = "width")]
     pub(crate) width_cap: Option<usize>,
     /// Use width N for every run.
     #[arg(long)]
     pub(crate) width: Option<usize>,
-    /// Use the first N training images.
-    #[arg(long)]
-    pub(crate) train_size: Option<usize>,
-    /// Use the first N test images.
-    #[arg(long)]
-    pub(crate) test_size: Option<usize>,
     #[command(flatten)]
-    pub(crate) run: RunOpts,
+    pub(crate) training: TrainingArgs,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
     /// Save every run's final parameters under DIR/models/.
     #[arg(long)]
     pub(crate) save_models: bool,
@@ -271,21 +364,13 @@ pub(crate) fn sweep_spec(g: &GridArgs) -> Result<SweepSpec> {
     }
     s.seeds = parse_list("seeds", &g.seeds)?;
     s.seed_per_config = g.seed_per_config;
-    s.epochs = g.epochs;
     s.width = match (g.width, g.width_cap) {
         (Some(w), _) => WidthRule::Fixed(w),
         (None, Some(c)) => WidthRule::Cap(c),
         _ => WidthRule::Paper,
     };
-    s.train_size = g.train_size;
-    s.test_size = g.test_size;
-    s.lambda = g.run.lambda;
-    s.backend = Backend::parse(&g.run.backend)?;
-    s.diag = !g.run.no_diag;
-    s.diag_every = g.run.diag_every()?;
-    s.train_eval = g.run.train_eval.into();
-    s.shuffle = g.run.shuffle;
-    s.model = g.run.model.clone();
+    g.training.apply_to_sweep(&mut s);
+    g.run.apply_to_sweep(&mut s)?;
     s.save_models = g.save_models;
     let s = s.normalized();
     s.grid()?;

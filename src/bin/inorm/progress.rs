@@ -12,6 +12,8 @@ use inorm::error::Result;
 use inorm::experiment::{self, run_sweep_grouped, Shard, SweepEvent, SweepSpec};
 use inorm::train::Progress;
 
+use crate::args::{jobs, ExecArgs};
+
 pub(crate) fn bar(show: bool, len: u64, tmpl: &str) -> ProgressBar {
     let b = ProgressBar::new(len);
     if !show {
@@ -70,15 +72,17 @@ impl Tally {
     }
 }
 
+/// Runs shard `shard` of `spec` into `out` with the workers and lockstep groups of `exec`, showing bars
+/// (`show`) or log lines.
 pub(crate) fn do_sweep(
     spec: &SweepSpec,
     out: &Path,
     shard: Shard,
-    jobs: usize,
-    lockstep: usize,
+    exec: &ExecArgs,
     data: &FashionMnist,
     show: bool,
 ) -> Result<experiment::SweepSummary> {
+    let jobs = jobs(exec)?;
     let grid = spec.grid()?;
     let mine = shard.select(&grid).len();
     let mp = MultiProgress::new();
@@ -170,7 +174,7 @@ pub(crate) fn do_sweep(
             }
         }
     };
-    let sm = run_sweep_grouped(spec, out, shard, jobs, lockstep, data, &on_event)?;
+    let sm = run_sweep_grouped(spec, out, shard, jobs, exec.lockstep, data, &on_event)?;
     for b in &workers {
         b.finish_and_clear();
     }

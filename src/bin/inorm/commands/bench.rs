@@ -8,14 +8,14 @@ use inorm::backend::Backend;
 use inorm::bench::{markdown, run_bench, BenchOpts};
 use inorm::error::{Error, Result};
 use inorm::model::Preset;
-use inorm::train::DIAG_EVERY;
+
+use crate::args::RunArgs;
 
 /// Options of `inorm bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// fast, fast-f64, fast-cuda or fast-cuda-f64.
-    #[arg(long, default_value = "fast")]
-    backend: String,
+    #[command(flatten)]
+    run: RunArgs,
     /// Conditions, comma-separated (default: all ten).
     #[arg(long)]
     nets: Option<String>,
@@ -37,15 +37,6 @@ pub struct BenchArgs {
     /// Two widths, 0.3 s per measurement.
     #[arg(long)]
     quick: bool,
-    /// Without the alignment diagnostics (the figures need them; default on).
-    #[arg(long)]
-    no_diag: bool,
-    /// Diagnostics on every N-th step of an epoch and its last (as `train --diag-every`; 1: every step).
-    #[arg(long, value_name = "N", default_value_t = DIAG_EVERY)]
-    diag_every: usize,
-    /// Project without the per-epoch training-set evaluation pass (`--train-eval running`).
-    #[arg(long)]
-    no_train_eval: bool,
     /// Folder for bench.json and bench.md.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -73,8 +64,9 @@ fn count(what: &'static str) -> impl Fn(&str) -> Result<usize> {
 
 /// Runs `inorm bench`.
 pub fn cmd_bench(a: BenchArgs) -> Result<ExitCode> {
-    let backend = Backend::parse(&a.backend)?;
+    let backend = a.run.compute.backend()?;
     let mut o = BenchOpts::new(backend, a.quick);
+    a.run.apply_to_bench(&mut o)?;
     if let Some(n) = &a.nets {
         o.presets = list(n, "nets", Preset::parse)?;
     }
@@ -93,9 +85,6 @@ pub fn cmd_bench(a: BenchArgs) -> Result<ExitCode> {
         }
         o.seconds = s;
     }
-    o.diag = !a.no_diag;
-    o.diag_every = crate::args::diag_every(a.diag_every)?;
-    o.train_eval_full = !a.no_train_eval;
     let r = run_bench(&o, &mut |c| {
         eprintln!(
             "{:22} n={:3} B={:3} K={:3}: {:9.0} train samples/s, {:9.0} eval samples/s, {:6.1} GFLOP/s",

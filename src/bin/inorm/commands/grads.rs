@@ -3,14 +3,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use inorm::backend::{make_trainer, Backend};
+use inorm::backend::make_trainer;
 use inorm::error::{Error, Result};
 use inorm::interop;
 use inorm::model::{Batch, NetSpec, Preset};
 
-use crate::args::DtypeArg;
+use crate::args::{ComputeArgs, DtypeArg};
 
+// The pass is the interop oracle, so it runs on the reference unless `--backend` says otherwise.
 #[derive(clap::Args)]
+#[command(mut_arg("backend", |a| a.default_value("reference")))]
 pub(crate) struct GradsArgs {
     /// Model file (safetensors; names of `inorm init`).
     #[arg(long)]
@@ -27,9 +29,8 @@ pub(crate) struct GradsArgs {
     /// Label smoothing of the cross-entropy.
     #[arg(long, default_value_t = 0.1)]
     pub(crate) label_smoothing: f64,
-    /// reference, fast, fast-f64.
-    #[arg(long, default_value = "reference")]
-    pub(crate) backend: String,
+    #[command(flatten)]
+    pub(crate) compute: ComputeArgs,
     /// Output dtype.
     #[arg(long, value_enum, default_value = "f64")]
     pub(crate) dtype: DtypeArg,
@@ -40,7 +41,7 @@ pub(crate) struct GradsArgs {
 
 pub(crate) fn cmd_grads(a: GradsArgs) -> Result<ExitCode> {
     let preset = Preset::parse(&a.net)?;
-    let backend = Backend::parse(&a.backend)?;
+    let backend = a.compute.backend()?;
     interop::check_writable(&a.out, "out")?;
     let raw = interop::load_tensors(&a.model)?;
     // The width the tensors agree on, so that a wrong-shaped tensor is the one blamed.

@@ -9,10 +9,9 @@ use clap::ValueEnum;
 use inorm::error::Result;
 use inorm::experiment::{self, merge_and_write, report, Shard, SweepSpec};
 use inorm::model::Preset;
-use inorm::train::DIAG_EVERY;
 
 use super::merge::print_merge;
-use crate::args::{get_data, jobs, DataArgs, ExecArgs};
+use crate::args::{get_data, DataArgs, ExecArgs, RunArgs};
 use crate::progress::do_sweep;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -31,10 +30,8 @@ pub(crate) struct ReproduceArgs {
     /// Output folder (default results/quick or results/paper).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
-    /// Alignment diagnostics on every N-th step of an epoch and on its last (as `train --diag-every`; 1:
-    /// every step, which a folder written before this option needs to resume).
-    #[arg(long, value_name = "N", default_value_t = DIAG_EVERY)]
-    pub(crate) diag_every: usize,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
     #[command(flatten)]
     pub(crate) exec: ExecArgs,
     #[command(flatten)]
@@ -47,19 +44,11 @@ pub(crate) fn cmd_reproduce(a: ReproduceArgs, show: bool) -> Result<ExitCode> {
         Scale::Quick => (experiment::quick_spec(), "results/quick"),
         Scale::Paper => (SweepSpec::new(Preset::ALL.to_vec()), "results/paper"),
     };
-    spec.diag_every = crate::args::diag_every(a.diag_every)?;
+    a.run.apply_to_sweep(&mut spec)?;
     let out = a.out.unwrap_or_else(|| PathBuf::from(default_out));
     let shard = Shard::from_arg_or_env(a.exec.shard.as_deref())?;
     let data = get_data(&a.data)?;
-    let sm = do_sweep(
-        &spec,
-        &out,
-        shard,
-        jobs(&a.exec)?,
-        a.exec.lockstep,
-        &data,
-        show,
-    )?;
+    let sm = do_sweep(&spec, &out, shard, &a.exec, &data, show)?;
     let (rep, results) = merge_and_write(&out)?;
     let rdir = out.join("report");
     let images = data.train.take(16);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use inorm::error::Result;
 use inorm::experiment::Shard;
 
-use crate::args::{get_data, jobs, sweep_spec, DataArgs, ExecArgs, GridArgs};
+use crate::args::{get_data, sweep_spec, DataArgs, ExecArgs, GridArgs};
 use crate::progress::do_sweep;
 
 #[derive(clap::Args)]
@@ -34,15 +34,7 @@ pub(crate) fn cmd_sweep(a: SweepArgs, show: bool) -> Result<ExitCode> {
     let shard = Shard::from_arg_or_env(a.exec.shard.as_deref())?;
     spec.grid()?;
     let data = get_data(&a.data)?;
-    let sm = do_sweep(
-        &spec,
-        &a.out,
-        shard,
-        jobs(&a.exec)?,
-        a.exec.lockstep,
-        &data,
-        show,
-    )?;
+    let sm = do_sweep(&spec, &a.out, shard, &a.exec, &data, show)?;
     if !sm.failed.is_empty() {
         for (id, e) in &sm.failed {
             eprintln!("error: run {id} failed: {e}");

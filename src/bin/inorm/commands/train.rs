@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use inorm::backend::Backend;
 use inorm::data;
 use inorm::error::{Error, Result};
 use inorm::experiment;
@@ -11,7 +10,7 @@ use inorm::interop::{self, FileDtype};
 use inorm::model::{paper_config, Hyper, NetSpec, Preset};
 use inorm::train::{train_run, Progress, RunStatus, TrainConfig};
 
-use crate::args::{get_data, DataArgs, RunOpts};
+use crate::args::{get_data, DataArgs, RunArgs, TrainingArgs};
 use crate::progress::{bar, lines};
 
 #[derive(clap::Args)]
@@ -37,20 +36,13 @@ pub(crate) struct TrainArgs {
     /// η_EI (W_EI).
     #[arg(long)]
     pub(crate) lr_ei: Option<f64>,
-    /// Epochs.
-    #[arg(long, default_value_t = 50)]
-    pub(crate) epochs: usize,
-    /// Use the first N training images.
-    #[arg(long)]
-    pub(crate) train_size: Option<usize>,
-    /// Use the first N test images.
-    #[arg(long)]
-    pub(crate) test_size: Option<usize>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
     #[command(flatten)]
-    pub(crate) run: RunOpts,
+    pub(crate) training: TrainingArgs,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
     #[command(flatten)]
     pub(crate) data: DataArgs,
     /// Result JSON.
@@ -63,7 +55,6 @@ pub(crate) struct TrainArgs {
 
 pub(crate) fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
     let preset = Preset::parse(&a.net)?;
-    let backend = Backend::parse(&a.run.backend)?;
     let any_lr = a.lr_e.is_some() || a.lr_ie.is_some() || a.lr_ei.is_some();
     let (hyper, width, config_index) = if any_lr && a.config.is_none() {
         let (Some(e), Some(ie), Some(ei)) = (a.lr_e, a.lr_ie, a.lr_ei) else {
@@ -91,24 +82,11 @@ pub(crate) fn cmd_train(a: TrainArgs, show: bool) -> Result<ExitCode> {
         }
         (h, a.width.unwrap_or(pc.width), Some(i))
     };
-    let mut spec = NetSpec::new(preset, width);
-    spec.lambda = a.run.lambda;
-    spec.validate()?;
-    let mut cfg = TrainConfig::new(spec, hyper, a.eps);
+    let mut cfg = TrainConfig::new(NetSpec::new(preset, width), hyper, a.eps);
+    a.training.apply_to_run(&mut cfg)?;
+    a.run.apply_to_run(&mut cfg)?;
     cfg.config_index = config_index;
-    cfg.epochs = a.epochs;
-    cfg.train_size = a.train_size;
-    cfg.test_size = a.test_size;
     cfg.seed = a.seed;
-    cfg.shuffle = a.run.shuffle;
-    cfg.backend = backend;
-    cfg.diag = !a.run.no_diag;
-    cfg.diag_every = a.run.diag_every()?;
-    cfg.train_eval = a.run.train_eval.into();
-    if let Some(m) = &a.run.model {
-        cfg.initial_params = Some(interop::load_model(m, &cfg.spec)?);
-        cfg.init_model = Some(m.display().to_string());
-    }
     cfg.validate()?;
     check_outputs(a.out.as_deref(), a.save_model.as_deref())?;
     let ds = get_data(&a.data)?;
