@@ -365,6 +365,56 @@ pub fn equivalence_tost(d: &[f64], margin: f64) -> Result<Equivalence> {
     })
 }
 
+/// Fisher's exact test, two-sided, of the 2×2 table `[[a, b], [c, d]]` (rows: two groups; columns: with
+/// and without a property): the probability, given the margins, of the tables no more likely than the one
+/// observed (hypergeometric; "no more likely" up to a relative 1e-7, as SciPy's `fisher_exact`).
+pub fn fisher_exact(a: usize, b: usize, c: usize, d: usize) -> f64 {
+    let (row1, col1, n) = (a + b, a + c, a + b + c + d);
+    let ln_choose = |n: usize, k: usize| {
+        statrs::function::factorial::ln_factorial(n as u64)
+            - statrs::function::factorial::ln_factorial(k as u64)
+            - statrs::function::factorial::ln_factorial((n - k) as u64)
+    };
+    let ln_p = |x: usize| ln_choose(col1, x) + ln_choose(n - col1, row1 - x) - ln_choose(n, row1);
+    let lo = row1.saturating_sub(n - col1);
+    let hi = row1.min(col1);
+    let observed = ln_p(a);
+    (lo..=hi)
+        .map(ln_p)
+        .filter(|&l| l <= observed + 1e-7)
+        .map(f64::exp)
+        .sum::<f64>()
+        .min(1.0)
+}
+
+/// The Clopper–Pearson ("exact") two-sided interval of level `level` (e.g. 0.95) for a binomial proportion
+/// with `k` successes in `n` trials: the quantiles of Beta(k, n − k + 1) and Beta(k + 1, n − k).
+pub fn clopper_pearson(k: usize, n: usize, level: f64) -> Result<(f64, f64)> {
+    use statrs::distribution::{Beta, ContinuousCDF};
+    if k > n || n == 0 || !(0.0..1.0).contains(&level) {
+        return Err(Error::invalid(
+            "clopper_pearson",
+            format!("{k} of {n} at level {level} (need k ≤ n, n ≥ 1, 0 ≤ level < 1)"),
+        ));
+    }
+    let tail = 0.5 * (1.0 - level);
+    let (kf, nf) = (k as f64, n as f64);
+    let beta = |a: f64, b: f64| {
+        Beta::new(a, b).map_err(|e| Error::invalid("clopper_pearson", e.to_string()))
+    };
+    let lo = if k == 0 {
+        0.0
+    } else {
+        beta(kf, nf - kf + 1.0)?.inverse_cdf(tail)
+    };
+    let hi = if k == n {
+        1.0
+    } else {
+        beta(kf + 1.0, nf - kf)?.inverse_cdf(1.0 - tail)
+    };
+    Ok((lo, hi))
+}
+
 /// Median (mean of the two middle values for even length); NaN for an empty slice. NaNs sort last.
 pub fn median(xs: &[f64]) -> f64 {
     if xs.is_empty() {

@@ -274,3 +274,8 @@ pub const SVG_ROUND_TRIP_REL: f64 = 1e-7;
 /// statistic recomputed from the runs: the files store them to 4 decimals, so half a unit of the 4th
 /// decimal; the reading itself is 1e-6 closer (ACC_GRID_ABS's reasoning).
 pub const BOX_STAT_ABS: f64 = 5e-5;
+
+/// Beta quantiles (the Clopper–Pearson interval) against SciPy's `beta.ppf`: statrs inverts the Beta CDF
+/// numerically (bisection to about 1e-9 in probability); 1e-7 in the quantile leaves a margin of 100 and
+/// is far below the 1/30 spacing of the proportions the report prints.
+pub const BETA_QUANTILE_ABS: f64 = 1e-7;

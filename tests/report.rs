@@ -302,3 +302,36 @@ fn report_numerics_section_shows_what_each_collapse_looked_like() {
     assert!(numerics_section(&[f32_run]).is_empty());
     assert!(!numerics_section(&[ok]).contains("Runs at chance"));
 }
+
+#[test]
+fn report_against_section_pairs_the_cells_of_two_precisions() {
+    use inorm::experiment::precision::against_section;
+    use inorm::model::GradNorm;
+    let scale = Preset::INormGn(GradNorm::Scale);
+    // f16: 3 of 4 at chance; f32: none, every run 1 point higher than its f16 pair where both trained.
+    let mk = |acc: &[f64], dtype: &str| -> Vec<inorm::train::RunResult> {
+        acc.iter()
+            .enumerate()
+            .map(|(c, &a)| {
+                let mut r = crate::gate::fake(scale, 0.75, c, a);
+                r.dtype = dtype.into();
+                r
+            })
+            .collect()
+    };
+    let f16 = mk(&[10.0, 10.0, 10.0, 79.0], "f16-autocast");
+    let f32 = mk(&[78.0, 79.0, 80.0, 80.0], "f32");
+    let s = against_section(&f16, &f32);
+    assert!(s.starts_with("## f16-autocast against f32"), "{s}");
+    // Fisher: [[3, 1], [0, 4]] → 0.143; Clopper–Pearson of 3 of 4: 19–99 %; paired medians −68.5 (4 pairs,
+    // all negative: exact two-sided p = 2/16).
+    assert!(
+        s.contains(&format!(
+            "| {} | 0.75 | 4 / 4 | 3 / 0 | 0.143 | 19–99 % | 10.00 / 79.50 | -68.50 | 0.125 (4) |",
+            scale.label()
+        )),
+        "{s}"
+    );
+    // Cells the other sweep lacks are left out; no common cell, no section.
+    assert!(against_section(&f16, &mk(&[80.0], "f32")[..0]).is_empty());
+}

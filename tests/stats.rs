@@ -478,3 +478,36 @@ fn equivalence_tost_matches_scipy_and_rejects_bad_margins() {
     let zeros = signed_rank_exact(&[0.0, 0.0]).unwrap();
     assert_eq!((zeros.m, zeros.p_two_sided), (0, 1.0));
 }
+
+#[test]
+fn fisher_exact_and_clopper_pearson_match_scipy() {
+    use inorm::stats::{clopper_pearson, fisher_exact};
+    use inorm::tolerance::{BETA_QUANTILE_ABS, SCIPY_REL};
+    // scipy.stats.fisher_exact(table).pvalue
+    for (t, want) in [
+        ([8, 2, 1, 5], 0.034965034965034975),
+        ([3, 1, 1, 3], 0.48571428571428565),
+        ([20, 10, 0, 30], 1.4334985450146902e-08),
+        ([9, 21, 8, 22], 1.0),
+    ] {
+        let got = fisher_exact(t[0], t[1], t[2], t[3]);
+        assert!(
+            (got - want).abs() <= SCIPY_REL * want,
+            "{t:?}: {got} vs {want}"
+        );
+    }
+    // beta.ppf(0.025, k, n − k + 1), beta.ppf(0.975, k + 1, n − k), n = 30.
+    for (k, lo, hi) in [
+        (0, 0.0, 0.11570330822202778),
+        (3, 0.02111713702972257, 0.2652884504742081),
+        (20, 0.47187995521011944, 0.8271257784739607),
+        (30, 0.8842966917779722, 1.0),
+    ] {
+        let (l, h) = clopper_pearson(k, 30, 0.95).unwrap();
+        assert!(
+            (l - lo).abs() <= BETA_QUANTILE_ABS && (h - hi).abs() <= BETA_QUANTILE_ABS,
+            "{k}: ({l}, {h}) vs ({lo}, {hi})"
+        );
+    }
+    assert!(clopper_pearson(31, 30, 0.95).is_err());
+}

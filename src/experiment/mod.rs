@@ -27,8 +27,11 @@
 //! | [`compare`] | one comparison of two conditions on one metric | `common` |
 //! | [`claims`] | the claims C4–C16 | `common`, `compare` |
 //! | [`paper`] | the paper's printed statistics beside a sweep's | `common` |
-//! | [`plots`] | the figures | `common` |
-//! | [`report`] | `report.md`: claims table, statistics, figures | `claims`, `common`, `gather`, `paper`, `plots` |
+//! | [`plots`] | the figures | `common`, `paper_runs` |
+//! | [`numerics`] | the f16-autocast numerics of a sweep's runs, and what each collapse looked like | `common` |
+//! | [`precision`] | a sweep against the same cells in another precision | `common` |
+//! | [`paper_runs`] | the authors' own runs, read back from their figures, beside a sweep's | `common`, `paper` |
+//! | [`report`] | `report.md`: claims table, statistics, figures | `claims`, `common`, `gather`, `numerics`, `paper`, `paper_runs`, `plots`, `precision` |
 //!
 //! No two files of this folder import each other, and this file only lists them (tested by
 //! `tests/layers.rs`).
@@ -43,6 +46,7 @@ pub mod numerics;
 pub mod paper;
 pub mod paper_runs;
 pub mod plots;
+pub mod precision;
 pub mod report;
 mod run;
 pub mod store;

@@ -230,6 +230,18 @@ pub fn write_report(
     images: Option<&Dataset>,
     out: &Path,
 ) -> Result<(Vec<ClaimOutcome>, Vec<FigureNote>)> {
+    write_report_against(results, merge, images, out, &[])
+}
+
+/// [`write_report`] with a section comparing the results with `against`, the same cells in another
+/// precision ([`super::precision::against_section`]; none when `against` is empty).
+pub fn write_report_against(
+    results: &[RunResult],
+    merge: Option<&MergeReport>,
+    images: Option<&Dataset>,
+    out: &Path,
+    against: &[RunResult],
+) -> Result<(Vec<ClaimOutcome>, Vec<FigureNote>)> {
     let claims = evaluate(results);
     let figs = write_figures(results, images, out)?;
     let mut s = String::from("# inorm sweep report\n\n");
@@ -297,6 +309,11 @@ pub fn write_report(
     if !stability.is_empty() {
         s.push('\n');
         s.push_str(&stability);
+    }
+    let other = super::precision::against_section(results, against);
+    if !other.is_empty() {
+        s.push('\n');
+        s.push_str(&other);
     }
     let numerics = super::numerics::numerics_section(results);
     if !numerics.is_empty() {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use inorm::data;
 use inorm::error::Result;
-use inorm::experiment::{merge_and_write, report};
+use inorm::experiment::{self, merge_and_write, report};
 
 use super::merge::print_merge;
 
@@ -19,6 +19,10 @@ pub(crate) struct ReportArgs {
     /// Fashion-MNIST folder for Fig 1b (optional; never downloads).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// A sweep folder with the same cells in another precision (e.g. the f32 runs of an f16-autocast
+    /// sweep): the report compares the two, cell by cell (read only; nothing is written there).
+    #[arg(long, value_name = "DIR")]
+    against: Option<PathBuf>,
 }
 
 pub(crate) fn cmd_report(a: ReportArgs) -> Result<ExitCode> {
@@ -29,7 +33,12 @@ pub(crate) fn cmd_report(a: ReportArgs) -> Result<ExitCode> {
         .ok()
         .and_then(|d| data::load(&d).ok())
         .map(|d| d.train.take(16));
-    let (claims, figs) = report::write_report(&results, Some(&rep), images.as_ref(), &out)?;
+    let against = match &a.against {
+        Some(d) => experiment::merge(d)?.1,
+        None => Vec::new(),
+    };
+    let (claims, figs) =
+        report::write_report_against(&results, Some(&rep), images.as_ref(), &out, &against)?;
     print_merge(&rep);
     print!("{}", report::claims_text(&claims));
     let written = figs.iter().filter(|f| f.file.is_some()).count();
