@@ -143,22 +143,45 @@ fn report_local_loss_table_counts_excursions_and_runs_at_chance() {
 /// all 360 cells are there, the committed merge and report regenerate byte for byte from the committed
 /// results (regenerate them with `inorm report paper/results/paper-scale` after adding results), and
 /// paper/claims.md's paper-scale column quotes the p's of the report's C11, C12 and C15 notes.
-#[test]
-fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/results/paper-scale");
-    let dir = tmpdir("exp", "paper-scale");
+/// A copy of the committed sweep folder `paper/results/<name>` (its sweep.json and result files, not the
+/// hidden temporary files of a sweep running there), and how many results it holds.
+fn committed_copy(name: &str) -> (PathBuf, PathBuf, usize) {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/results").join(name);
+    let dir = tmpdir("exp", name);
     std::fs::create_dir_all(runs_dir(&dir)).unwrap();
     std::fs::copy(src.join("sweep.json"), dir.join("sweep.json")).unwrap();
     let mut files = 0;
     for e in std::fs::read_dir(runs_dir(&src)).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        // Result files only (a sweep running in this folder has hidden temporary files).
         if name.ends_with(".json") && !name.starts_with('.') {
             std::fs::copy(&p, runs_dir(&dir).join(&name)).unwrap();
             files += 1;
         }
     }
+    (src, dir, files)
+}
+
+/// The files `inorm report` writes into a sweep folder equal the committed ones, byte for byte.
+fn assert_regenerated(src: &std::path::Path, dir: &std::path::Path, name: &str, command: &str) {
+    for f in [
+        "merged.json",
+        "merged.csv",
+        "report/report.md",
+        "report/claims.json",
+    ] {
+        let got = std::fs::read_to_string(dir.join(f)).unwrap();
+        let want = std::fs::read_to_string(src.join(f)).unwrap_or_default();
+        assert!(
+            got == want,
+            "paper/results/{name}/{f} is not what its committed results give; regenerate it with `{command}`"
+        );
+    }
+}
+
+#[test]
+fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
+    let (src, dir, files) = committed_copy("paper-scale");
     let (rep, results) = merge_and_write(&dir).unwrap();
     assert!(rep.manifest);
     // The folder's grid: the 360 targeted cells (E LN+ and five GradNorm variants) grown by EI LN−, EI LN+,
@@ -192,20 +215,7 @@ fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
     let (claims, _) =
         inorm::experiment::report::write_report(&results, Some(&rep), images.as_ref(), &out)
             .unwrap();
-    for f in [
-        "merged.json",
-        "merged.csv",
-        "report/report.md",
-        "report/claims.json",
-    ] {
-        let got = std::fs::read_to_string(dir.join(f)).unwrap();
-        let want = std::fs::read_to_string(src.join(f)).unwrap_or_default();
-        assert!(
-            got == want,
-            "paper/results/paper-scale/{f} is not what its committed results give; regenerate it with \
-             `inorm report paper/results/paper-scale`"
-        );
-    }
+    assert_regenerated(&src, &dir, "paper-scale", "inorm report paper/results/paper-scale");
     // paper/claims.md's paper-scale column quotes the p of every test the verdicts of C11, C12 and C15
     // rest on, as the report's notes give them: a report that moves leaves the column stale and fails here.
     let registry =
@@ -334,4 +344,47 @@ fn report_against_section_pairs_the_cells_of_two_precisions() {
     );
     // Cells the other sweep lacks are left out; no common cell, no section.
     assert!(against_section(&f16, &mk(&[80.0], "f32")[..0]).is_empty());
+}
+
+/// The committed f16-autocast runs (`paper/results/paper-scale-f16/`, paper/model.md §14): every result
+/// belongs to the sweep, was computed in the mode and records its numerics per epoch; the merge and the
+/// report against the f32 folder regenerate byte for byte.
+#[test]
+fn committed_f16_folder_parses_and_its_report_against_f32_regenerates() {
+    let (src, dir, files) = committed_copy("paper-scale-f16");
+    let (rep, results) = merge_and_write(&dir).unwrap();
+    assert!(rep.manifest);
+    // E LN+, I-Norm, GN full, GN scale and GN decorrelate × ε ∈ {0, 0.75} × 30 configurations.
+    assert_eq!(rep.expected, 300);
+    assert_eq!((rep.found, results.len()), (files, files));
+    assert!(rep.duplicates.is_empty() && rep.unexpected.is_empty(), "{rep:?}");
+    assert!(rep.foreign.is_empty() && rep.unreadable.is_empty(), "{rep:?}");
+    for r in &results {
+        assert_eq!(
+            (r.config.backend.name(), r.dtype.as_str()),
+            ("fast-f16-autocast", "f16-autocast")
+        );
+        assert!(r.history.iter().all(|e| e.numerics.is_some()), "{:?}", r.config.spec.preset);
+    }
+    let f32_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/results/paper-scale");
+    let against = inorm::experiment::merge(&f32_dir).unwrap().1;
+    // Fig 1b from the data when it is installed, as `inorm report` draws it.
+    let images = inorm::data::locate(None)
+        .ok()
+        .and_then(|d| inorm::data::load(&d).ok())
+        .map(|d| d.train.take(16));
+    inorm::experiment::report::write_report_against(
+        &results,
+        Some(&rep),
+        images.as_ref(),
+        &dir.join("report"),
+        &against,
+    )
+    .unwrap();
+    assert_regenerated(
+        &src,
+        &dir,
+        "paper-scale-f16",
+        "inorm report paper/results/paper-scale-f16 --against paper/results/paper-scale",
+    );
 }
