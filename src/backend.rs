@@ -27,6 +27,9 @@ pub enum Backend {
     /// The candle path on the CPU in the f16-autocast mode (`fast-f16-autocast`, paper/model.md §14): the
     /// authors' GPU numerics, float16 autocast without loss scaling, emulated on f32 tensors.
     FastAutocast,
+    /// The oracle of the f16-autocast mode (`reference-f16-autocast`): the f64 reference with the f16
+    /// roundings of paper/model.md §14.2 written out; slow, for `grads` and the tests.
+    ReferenceAutocast,
 }
 
 /// How a run computes (`--precision`): f32 (the default of the fast path), f64, or the authors' GPU numerics
@@ -78,6 +81,7 @@ impl Backend {
         "fast-cuda",
         "fast-cuda-f64",
         "fast-f16-autocast",
+        "reference-f16-autocast",
     ];
 
     /// Parses `reference`, `fast`, `fast-f64`, `fast-cuda` or `fast-cuda-f64`.
@@ -89,6 +93,7 @@ impl Backend {
             "fast-cuda" => Ok(Backend::FastCuda { f64: false }),
             "fast-cuda-f64" => Ok(Backend::FastCuda { f64: true }),
             "fast-f16-autocast" => Ok(Backend::FastAutocast),
+            "reference-f16-autocast" => Ok(Backend::ReferenceAutocast),
             _ => Err(Error::Unknown {
                 what: "backend",
                 got: s.into(),
@@ -106,7 +111,13 @@ impl Backend {
             Backend::FastCuda { f64: false } => "fast-cuda",
             Backend::FastCuda { f64: true } => "fast-cuda-f64",
             Backend::FastAutocast => "fast-f16-autocast",
+            Backend::ReferenceAutocast => "reference-f16-autocast",
         }
+    }
+
+    /// Whether this is the reference (f64 or its f16-autocast oracle): one network at a time, no lockstep.
+    pub fn is_reference(self) -> bool {
+        matches!(self, Backend::Reference | Backend::ReferenceAutocast)
     }
 
     /// How this backend computes.
@@ -116,7 +127,7 @@ impl Backend {
                 Precision::F64
             }
             Backend::Fast { f64: false } | Backend::FastCuda { f64: false } => Precision::F32,
-            Backend::FastAutocast => Precision::F16Autocast,
+            Backend::FastAutocast | Backend::ReferenceAutocast => Precision::F16Autocast,
         }
     }
 
@@ -136,9 +147,10 @@ impl Backend {
             (b, p) if b.precision() == p => Ok(b),
             (Backend::Fast { f64: false }, Precision::F64) => Ok(Backend::Fast { f64: true }),
             (Backend::Fast { f64: false }, Precision::F16Autocast) => Ok(Backend::FastAutocast),
+            (Backend::Reference, Precision::F16Autocast) => Ok(Backend::ReferenceAutocast),
             (Backend::FastCuda { f64: false }, Precision::F64) => Ok(Backend::FastCuda { f64: true }),
             (Backend::Reference, _) => {
-                refuse("the reference computes in f64 only (use --backend fast for f32 or f16-autocast)")
+                refuse("the reference computes in f64 or f16-autocast (use --backend fast for f32)")
             }
             (Backend::FastCuda { .. }, Precision::F16Autocast) => refuse(
                 "the f16-autocast emulation runs on the CPU only (use --backend fast)",
@@ -152,9 +164,12 @@ impl Backend {
 /// mode included); the reference has none.
 pub fn make_lockstep(backend: Backend, spec: NetSpec, params: &[ParamSet]) -> Result<LockstepNet> {
     match backend {
-        Backend::Reference => Err(Error::invalid(
+        Backend::Reference | Backend::ReferenceAutocast => Err(Error::invalid(
             "lockstep backend",
-            "reference (lockstep runs on fast, fast-f64, fast-cuda, fast-cuda-f64 or fast-f16-autocast)",
+            format!(
+                "{} (lockstep runs on fast, fast-f64, fast-cuda, fast-cuda-f64 or fast-f16-autocast)",
+                backend.name()
+            ),
         )),
         Backend::Fast { f64 } => LockstepNet::new(spec, params, dtype(f64), Device::Cpu),
         Backend::FastCuda { f64 } => LockstepNet::new(spec, params, dtype(f64), cuda_device()?),
@@ -180,6 +195,7 @@ pub fn make_trainer(
 ) -> Result<Box<dyn Trainer + Send>> {
     match backend {
         Backend::Reference => Ok(Box::new(ReferenceNet::new(spec, params)?)),
+        Backend::ReferenceAutocast => Ok(Box::new(ReferenceNet::autocast(spec, params)?)),
         Backend::Fast { f64 } => Ok(Box::new(FastNet::new(
             spec,
             params,

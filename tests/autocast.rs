@@ -456,7 +456,6 @@ fn a_run_whose_gradients_overflow_ends_at_chance() {
 fn a_precision_the_backend_cannot_honour_is_refused_naming_the_option() {
     for (b, p) in [
         ("reference", Precision::F32),
-        ("reference", Precision::F16Autocast),
         ("fast-cuda", Precision::F16Autocast),
         ("fast-f64", Precision::F16Autocast),
         ("fast-f64", Precision::F32),
@@ -467,6 +466,10 @@ fn a_precision_the_backend_cannot_honour_is_refused_naming_the_option() {
     assert_eq!(
         Backend::with_precision("fast", Some(Precision::F16Autocast)).unwrap(),
         Backend::FastAutocast
+    );
+    assert_eq!(
+        Backend::with_precision("reference", Some(Precision::F16Autocast)).unwrap(),
+        Backend::ReferenceAutocast
     );
     assert_eq!(
         Backend::with_precision("fast", Some(Precision::F64)).unwrap(),

@@ -5,7 +5,7 @@ use crate::util::{run_numbers, tmpdir};
 use inorm::backend::Backend;
 use inorm::bench::{project, CellResult};
 use inorm::data::{synthetic, Dataset, FashionMnist};
-use inorm::experiment::lockstep::lockstep_groups;
+use inorm::experiment::lockstep_groups;
 use inorm::experiment::run_sweep_grouped;
 use inorm::experiment::{read_result, result_path, run_sweep, Shard, SweepSpec, WidthRule};
 use inorm::fast::{host_reads, LockstepNet};

@@ -146,7 +146,9 @@ fn report_local_loss_table_counts_excursions_and_runs_at_chance() {
 /// A copy of the committed sweep folder `paper/results/<name>` (its sweep.json and result files, not the
 /// hidden temporary files of a sweep running there), and how many results it holds.
 fn committed_copy(name: &str) -> (PathBuf, PathBuf, usize) {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/results").join(name);
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("paper/results")
+        .join(name);
     let dir = tmpdir("exp", name);
     std::fs::create_dir_all(runs_dir(&dir)).unwrap();
     std::fs::copy(src.join("sweep.json"), dir.join("sweep.json")).unwrap();
@@ -215,7 +217,12 @@ fn committed_paper_scale_folder_parses_and_its_report_regenerates() {
     let (claims, _) =
         inorm::experiment::report::write_report(&results, Some(&rep), images.as_ref(), &out)
             .unwrap();
-    assert_regenerated(&src, &dir, "paper-scale", "inorm report paper/results/paper-scale");
+    assert_regenerated(
+        &src,
+        &dir,
+        "paper-scale",
+        "inorm report paper/results/paper-scale",
+    );
     // paper/claims.md's paper-scale column quotes the p of every test the verdicts of C11, C12 and C15
     // rest on, as the report's notes give them: a report that moves leaves the column stale and fails here.
     let registry =
@@ -357,14 +364,24 @@ fn committed_f16_folder_parses_and_its_report_against_f32_regenerates() {
     // E LN+, I-Norm, GN full, GN scale and GN decorrelate × ε ∈ {0, 0.75} × 30 configurations.
     assert_eq!(rep.expected, 300);
     assert_eq!((rep.found, results.len()), (files, files));
-    assert!(rep.duplicates.is_empty() && rep.unexpected.is_empty(), "{rep:?}");
-    assert!(rep.foreign.is_empty() && rep.unreadable.is_empty(), "{rep:?}");
+    assert!(
+        rep.duplicates.is_empty() && rep.unexpected.is_empty(),
+        "{rep:?}"
+    );
+    assert!(
+        rep.foreign.is_empty() && rep.unreadable.is_empty(),
+        "{rep:?}"
+    );
     for r in &results {
         assert_eq!(
             (r.config.backend.name(), r.dtype.as_str()),
             ("fast-f16-autocast", "f16-autocast")
         );
-        assert!(r.history.iter().all(|e| e.numerics.is_some()), "{:?}", r.config.spec.preset);
+        assert!(
+            r.history.iter().all(|e| e.numerics.is_some()),
+            "{:?}",
+            r.config.spec.preset
+        );
     }
     let f32_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("paper/results/paper-scale");
     let against = inorm::experiment::merge(&f32_dir).unwrap().1;

@@ -164,9 +164,10 @@ pub struct BenchReport {
 
 fn device_of(backend: Backend) -> Result<(Device, DType)> {
     match backend {
-        Backend::Reference => Err(Error::invalid(
+        Backend::Reference | Backend::ReferenceAutocast => Err(Error::invalid(
             "backend",
-            "reference (the bench measures the fast path: fast, fast-f64, fast-cuda, fast-cuda-f64)",
+            "reference (the bench measures the fast path: fast, fast-f64, fast-cuda, fast-cuda-f64, \
+             fast-f16-autocast)",
         )),
         Backend::Fast { f64 } => Ok((Device::Cpu, if f64 { DType::F64 } else { DType::F32 })),
         Backend::FastCuda { f64 } => Ok((cuda_device()?, if f64 { DType::F64 } else { DType::F32 })),

@@ -20,8 +20,7 @@
 //! |---|---|---|
 //! | `grid.rs` | cells, width rule, [`SweepSpec`], seeds, [`Shard`]s, the quick grid | — |
 //! | [`store`] | what makes a result belong to a sweep; result and manifest files | `grid` |
-//! | [`lockstep`] | which cells train together (`--lockstep K`) | `grid` |
-//! | `run.rs` | running a shard's cells, single or in lockstep groups ([`run_sweep_grouped`]) | `grid`, `lockstep`, `store` |
+//! | `run.rs` | running a shard's cells, single or in lockstep groups ([`run_sweep_grouped`], [`lockstep_groups`]) | `grid`, `store` |
 //! | [`gather`] | merging a sweep folder | `grid`, `store` |
 //! | [`common`] | number formatting, ε levels, chance level | — |
 //! | [`compare`] | one comparison of two conditions on one metric | `common` |
@@ -41,7 +40,6 @@ pub mod common;
 pub mod compare;
 pub mod gather;
 mod grid;
-pub mod lockstep;
 pub mod numerics;
 pub mod paper;
 pub mod paper_runs;
@@ -57,7 +55,8 @@ pub use grid::{
     QUICK_TRAIN,
 };
 pub use run::{
-    manifest_for, run_cell, run_sweep, run_sweep_grouped, SweepEvent, SweepSummary, MAX_LOCKSTEP,
+    lockstep_groups, manifest_for, run_cell, run_sweep, run_sweep_grouped, SweepEvent,
+    SweepSummary, MAX_LOCKSTEP,
 };
 pub use store::{
     cell_state, foreign_reason, grid_fit, manifest_path, model_path, read_manifest, read_result,

@@ -6,12 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::grid::{Cell, Shard, SweepSpec};
-use super::lockstep::lockstep_groups;
 use super::store::{
     cell_state, model_path, remove_stale_temp, result_path, runs_dir, write_manifest, write_result,
     CellState, Manifest,
 };
-use crate::backend::Backend;
+
 use crate::data::{data_id, used_sizes, FashionMnist};
 use crate::error::{Error, Result};
 use crate::interop::{check_writable, save_model, FileDtype};
@@ -160,7 +159,7 @@ pub fn run_sweep_grouped(
             format!("must be 1..={MAX_LOCKSTEP} networks per worker, got {lockstep}"),
         ));
     }
-    if lockstep > 1 && spec.backend == Backend::Reference {
+    if lockstep > 1 && spec.backend.is_reference() {
         return Err(Error::invalid(
             "lockstep",
             "the reference backend trains one network at a time (use --lockstep 1 or a fast backend)",
@@ -350,4 +349,30 @@ fn run_group_of(
             Ok(out.result)
         })
         .collect()
+}
+
+/// Which cells of a sweep train together (`inorm sweep --lockstep K`): this shard's unfinished cells are
+/// grouped into sets of at most K cells whose runs share a network spec (same condition and width: they
+/// differ in ε, configuration and seed); each group trains with one
+/// [`crate::train::lockstep::train_lockstep`] call on one worker. Every cell still gets its own result file,
+/// written when its group finishes, so a killed sweep resumes with the cells that have no result
+/// (regrouped); results equal those of single runs (see [`crate::train::lockstep`]).
+///
+/// `cells` (in order) go into groups of at most `k` cells whose training settings can share a
+/// network ([`crate::train::lockstep::check_group`]): a cell joins the first open group with the same
+/// network spec, or opens a new one.
+pub fn lockstep_groups(spec: &SweepSpec, cells: &[Cell], k: usize) -> Result<Vec<Vec<Cell>>> {
+    let k = k.max(1);
+    let mut groups: Vec<(TrainConfig, Vec<Cell>)> = Vec::new();
+    for cell in cells {
+        let cfg = spec.train_config(cell)?;
+        match groups
+            .iter_mut()
+            .find(|(c, g)| g.len() < k && c.spec == cfg.spec)
+        {
+            Some((_, g)) => g.push(*cell),
+            None => groups.push((cfg, vec![*cell])),
+        }
+    }
+    Ok(groups.into_iter().map(|(_, g)| g).collect())
 }

@@ -12,7 +12,7 @@ use candle_core::Device;
 
 use super::config::{TrainConfig, EVAL_BATCH};
 use super::epochs::{check_shared, train_networks, Networks, Progress, RunOutput};
-use crate::backend::{make_lockstep, Backend};
+use crate::backend::make_lockstep;
 use crate::data::{DataId, Dataset};
 use crate::error::{Error, Result};
 use crate::fast::{backend_info, LockstepNet};
@@ -23,10 +23,7 @@ use crate::model::{
 /// Checks that `cfgs` can share one [`LockstepNet`]: every field but ε, hyperparameters, seed, shuffle,
 /// config index and initial parameters equal to run 0's, and a fast backend.
 pub fn check_group(cfgs: &[TrainConfig]) -> Result<()> {
-    if cfgs
-        .first()
-        .is_some_and(|c| c.backend == Backend::Reference)
-    {
+    if cfgs.first().is_some_and(|c| c.backend.is_reference()) {
         return Err(Error::invalid(
             "lockstep backend",
             "reference (lockstep runs on fast, fast-f64, fast-cuda, fast-cuda-f64 or fast-f16-autocast)",

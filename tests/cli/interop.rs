@@ -103,6 +103,34 @@ fn cli_init_then_grads_agree_across_backends() {
         agree(&outs[1], r, FAST_F64_REL, &format!("{net} fast-f64"));
         let tol = fast_f32_rel(crate::fast::common::conditioning(&want, &spec));
         agree(&outs[2], r, tol, &format!("{net} fast"));
+        // `--precision f16-autocast` on the default backend is the oracle of the f16-autocast mode
+        // (paper/model.md §14): the library's, tensor for tensor.
+        let g = t.join(format!("{net}-autocast.safetensors"));
+        ok(&[
+            "grads",
+            "--model",
+            s(&m),
+            "--batch",
+            s(&b),
+            "--net",
+            net,
+            "--precision",
+            "f16-autocast",
+            "--out",
+            s(&g),
+        ]);
+        let mut oracle = make_trainer(Backend::ReferenceAutocast, spec.clone(), &params).unwrap();
+        let want16 = grad_tensors(&oracle.grads(Batch { x: &x, y: &y }).unwrap());
+        assert_eq!(
+            load_tensors(&g).unwrap(),
+            want16,
+            "{net}: CLI f16-autocast oracle vs library"
+        );
+        assert_ne!(
+            want16,
+            grad_tensors(&want),
+            "{net}: the f16 oracle equals the f64 reference"
+        );
     }
     let _ = std::fs::remove_dir_all(&t);
 }

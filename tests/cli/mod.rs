@@ -647,7 +647,7 @@ fn cli_precision_f16_autocast_trains_records_its_numerics_and_refuses_what_it_ca
     for (extra, want) in [
         (vec!["--precision", "f16"], "f16-autocast"),
         (
-            vec!["--precision", "f16-autocast", "--backend", "reference"],
+            vec!["--precision", "f16-autocast", "--backend", "fast-cuda"],
             "--precision",
         ),
         (
@@ -656,7 +656,7 @@ fn cli_precision_f16_autocast_trains_records_its_numerics_and_refuses_what_it_ca
         ),
         (
             vec!["--precision", "f32", "--backend", "reference"],
-            "f64 only",
+            "f64 or f16-autocast",
         ),
     ] {
         let mut v = base(&[]);

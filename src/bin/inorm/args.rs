@@ -45,7 +45,8 @@ impl From<TrainEvalArg> for TrainEval {
 #[derive(clap::Args, Clone)]
 pub(crate) struct ComputeArgs {
     /// Implementation: reference (the f64 oracle; one network at a time, so not for `bench` or
-    /// `--lockstep` above 1), fast, fast-f64, fast-cuda or fast-cuda-f64.
+    /// `--lockstep` above 1), fast or fast-cuda; the names fast-f64, fast-cuda-f64, fast-f16-autocast and
+    /// reference-f16-autocast also fix the precision (see --precision).
     #[arg(long, default_value = "fast", value_parser = Backend::parse)]
     pub(crate) backend: Backend,
     /// Numerics: f32 (the fast path's default), f64, or f16-autocast, the authors' GPU numerics (CUDA

@@ -72,6 +72,13 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // Output piped into a program that stops reading (`inorm … | head`) ends the process quietly, as a
+    // command-line tool does, instead of panicking on the failed write.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: restores the default action of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Err(e) = args::check_threads(cli.threads) {
         eprintln!("error: {e}");

@@ -121,7 +121,7 @@ pub fn cmd_check(a: CheckArgs) -> Result<ExitCode> {
     let backends = list(&a.backend, "backend", Backend::parse)?;
     let mut rows = Vec::new();
     for b in backends {
-        if b == Backend::Reference {
+        if b.is_reference() {
             return Err(Error::invalid(
                 "backend",
                 "reference (it is the yardstick; check fast, fast-f64, fast-cuda or fast-cuda-f64)",
