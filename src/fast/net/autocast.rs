@@ -20,7 +20,7 @@ use crate::fast::ops::{
     cross_entropy, gradnorm_backward, ln_backward, local_loss_grad, positive_mask, round16,
     round16_owned, row_sums64, RowStats,
 };
-use crate::model::{HiddenKind, HIDDEN_LAYERS, INORM_EPS, LN_EPS};
+use crate::model::{HiddenKind, HIDDEN_LAYERS, INORM_EPS};
 
 /// What one autocast pass watches (paper/model.md §14.5), kept on the device until the step's one read.
 #[derive(Default)]
@@ -191,30 +191,7 @@ impl LockstepNet {
         };
         watch.tensor(hname(i, "z"), &z)?;
         let zs = RowStats::of(&z)?;
-        let (out, ln_inv_sigma) = if self.spec.preset.layer_norm() {
-            (
-                zs.normalized(LN_EPS, self.dtype)?,
-                Some(zs.inv_std(LN_EPS)?),
-            )
-        } else {
-            (z.clone(), None)
-        };
-        let h = out.relu()?;
-        Ok((
-            Hidden {
-                x,
-                z,
-                zs,
-                out,
-                ln_inv_sigma,
-                dn,
-                h_i: None,
-                h,
-                x16: Some(x16),
-                w16: Some(w16),
-            },
-            loc,
-        ))
+        Ok((self.hidden_of(x, z, zs, dn, None, Some((x16, w16)))?, loc))
     }
 
     /// I-Norm local loss and its gradients under autocast (paper/model.md §14.2; twin of
@@ -420,22 +397,9 @@ impl LockstepNet {
     ) -> Result<(Pass, Vec<String>)> {
         let bsz = x.dim(1)?;
         let mut watch = Watch::default();
-        let mut hidden: Vec<Hidden> = Vec::with_capacity(HIDDEN_LAYERS);
-        let mut local_loss = Vec::with_capacity(HIDDEN_LAYERS);
-        let mut local_grads = BTreeMap::new();
-        let mut h = x;
-        for i in 0..HIDDEN_LAYERS {
-            let (hd, loc) = self.hidden_forward16(i, h, true, &mut watch)?;
-            match loc {
-                Some((loss, gs)) => {
-                    local_loss.push(loss);
-                    local_grads.extend(gs);
-                }
-                None => local_loss.push(Tensor::zeros((self.k, 1, 1), DType::F64, &self.device)?),
-            }
-            h = hd.h.clone();
-            hidden.push(hd);
-        }
+        let (hidden, local_loss, local_grads) =
+            self.hidden_layers(x, &mut |i, h| self.hidden_forward16(i, h, true, &mut watch))?;
+        let h = hidden[HIDDEN_LAYERS - 1].h.clone();
         let (logits, h16, w16) = self.output_forward16(&h, &mut watch)?;
         let ce = cross_entropy(&logits, targets, labels)?;
         let ones = Tensor::ones((self.k, 1, bsz), self.dtype, &self.device)?;
@@ -459,17 +423,10 @@ impl LockstepNet {
                 gamma = d;
             }
         }
-        let mut cols = vec![ce.loss_sum.affine(1.0 / bsz as f64, 0.0)?, ce.correct];
-        cols.extend(local_loss);
-        if diag {
-            for (i, hd) in hidden.iter().enumerate() {
-                cols.push(self.layer_diag(i, hd)?);
-            }
-        }
-        cols.extend(watch.columns(self.k, &self.device)?);
+        let extra = watch.columns(self.k, &self.device)?;
         Ok((
             Pass {
-                summary: Tensor::cat(&cols, D::Minus1)?,
+                summary: self.summary(&ce, bsz, local_loss, &hidden, diag, extra)?,
                 logits,
                 hidden,
                 grads,

@@ -10,7 +10,7 @@ use super::{hname, LockstepNet};
 use crate::error::{Error, Result};
 use crate::fast::ops::{
     cosines, cross_entropy, gradnorm_backward, gram_cosines, ln_backward, local_loss_grad,
-    positive_mask, row_means64, row_sums64, sub_rows, RowStats,
+    positive_mask, row_means64, row_sums64, sub_rows, Ce, RowStats,
 };
 use crate::fault::{self, Fault};
 use crate::model::{GradNorm, HiddenKind, HIDDEN_LAYERS, INORM_EPS, LN_EPS};
@@ -145,7 +145,22 @@ impl LockstepNet {
         if let (true, Some((h_s, r, q)), Some(den)) = (local, &inorm_parts, &dn) {
             loc = Some(self.inorm_local(i, &x, &z, &zs, h_s, r, q, den)?);
         }
-        let (out, ln_inv_sigma) = if spec.preset.layer_norm() {
+        Ok((self.hidden_of(x, z, zs, dn, h_i, None)?, loc))
+    }
+
+    /// A hidden layer's pass from its input `x`, its output `z` with row statistics `zs`, and what its kind
+    /// keeps: LayerNorm (LN networks) and the ReLU; `f16` holds the f16-autocast mode's operands (layer
+    /// input and multiplied matrix, both f16).
+    pub(super) fn hidden_of(
+        &self,
+        x: Tensor,
+        z: Tensor,
+        zs: RowStats,
+        dn: Option<Denom>,
+        h_i: Option<Tensor>,
+        f16: Option<(Tensor, Tensor)>,
+    ) -> Result<Hidden> {
+        let (out, ln_inv_sigma) = if self.spec.preset.layer_norm() {
             (
                 zs.normalized(LN_EPS, self.dtype)?,
                 Some(zs.inv_std(LN_EPS)?),
@@ -154,21 +169,19 @@ impl LockstepNet {
             (z.clone(), None)
         };
         let h = out.relu()?;
-        Ok((
-            Hidden {
-                x,
-                z,
-                zs,
-                out,
-                ln_inv_sigma,
-                dn,
-                h_i,
-                h,
-                x16: None,
-                w16: None,
-            },
-            loc,
-        ))
+        let (x16, w16) = f16.unzip();
+        Ok(Hidden {
+            x,
+            z,
+            zs,
+            out,
+            ln_inv_sigma,
+            dn,
+            h_i,
+            h,
+            x16,
+            w16,
+        })
     }
 
     /// I-Norm local loss and gradients (paper/model.md §2.5) on `U` (= z in value).
@@ -375,25 +388,12 @@ impl LockstepNet {
         diag: bool,
     ) -> Result<Pass> {
         let bsz = x.dim(1)?;
-        let mut hidden: Vec<Hidden> = Vec::with_capacity(HIDDEN_LAYERS);
-        let mut local_loss = Vec::with_capacity(HIDDEN_LAYERS);
-        let mut local_grads = BTreeMap::new();
-        let mut h = x;
-        for i in 0..HIDDEN_LAYERS {
-            let (hd, loc) = self.hidden_forward(i, h, true)?;
-            match loc {
-                Some((loss, gs)) => {
-                    local_loss.push(loss);
-                    local_grads.extend(gs);
-                }
-                None => local_loss.push(Tensor::zeros((self.k, 1, 1), DType::F64, &self.device)?),
-            }
-            h = hd.h.clone();
-            hidden.push(hd);
-        }
+        let (hidden, local_loss, local_grads) =
+            self.hidden_layers(x, &mut |i, h| self.hidden_forward(i, h, true))?;
+        let h = hidden[HIDDEN_LAYERS - 1].h.clone();
         let (logits, h_i) = self.output_forward(&h)?;
         let ce = cross_entropy(&logits, targets, labels)?;
-        let delta = ce.grad;
+        let delta = ce.grad.clone();
         let ones = Tensor::ones((self.k, 1, bsz), self.dtype, &self.device)?;
         let mut grads = BTreeMap::new();
         let (w_ee, w_ie, w_ei) = (
@@ -413,19 +413,64 @@ impl LockstepNet {
                 gamma = d;
             }
         }
-        let mut cols = vec![ce.loss_sum.affine(1.0 / bsz as f64, 0.0)?, ce.correct];
+        Ok(Pass {
+            summary: self.summary(&ce, bsz, local_loss, &hidden, diag, Vec::new())?,
+            logits,
+            hidden,
+            grads,
+            local_grads,
+        })
+    }
+
+    /// The hidden layers of one training pass, layer `i` computed by `layer(i, input)` (its forward with
+    /// the local loss back-propagated inside it): the layers, each one's local loss (`K×1×1`, f64; 0 for
+    /// layers without one) and the local-loss gradients.
+    pub(super) fn hidden_layers(
+        &self,
+        x: Tensor,
+        layer: &mut dyn FnMut(usize, Tensor) -> Result<(Hidden, Option<Local>)>,
+    ) -> Result<(Vec<Hidden>, Vec<Tensor>, BTreeMap<String, Tensor>)> {
+        let mut hidden: Vec<Hidden> = Vec::with_capacity(HIDDEN_LAYERS);
+        let mut local_loss = Vec::with_capacity(HIDDEN_LAYERS);
+        let mut local_grads = BTreeMap::new();
+        let mut h = x;
+        for i in 0..HIDDEN_LAYERS {
+            let (hd, loc) = layer(i, h)?;
+            match loc {
+                Some((loss, gs)) => {
+                    local_loss.push(loss);
+                    local_grads.extend(gs);
+                }
+                None => local_loss.push(Tensor::zeros((self.k, 1, 1), DType::F64, &self.device)?),
+            }
+            h = hd.h.clone();
+            hidden.push(hd);
+        }
+        Ok((hidden, local_loss, local_grads))
+    }
+
+    /// The table a step reads back (`K×1×S`, f64): mean task loss, correct count, each hidden layer's local
+    /// loss, with `diag` each hidden layer's diagnostics, then the `extra` columns.
+    pub(super) fn summary(
+        &self,
+        ce: &Ce,
+        bsz: usize,
+        local_loss: Vec<Tensor>,
+        hidden: &[Hidden],
+        diag: bool,
+        extra: Vec<Tensor>,
+    ) -> Result<Tensor> {
+        let mut cols = vec![
+            ce.loss_sum.affine(1.0 / bsz as f64, 0.0)?,
+            ce.correct.clone(),
+        ];
         cols.extend(local_loss);
         if diag {
             for (i, hd) in hidden.iter().enumerate() {
                 cols.push(self.layer_diag(i, hd)?);
             }
         }
-        Ok(Pass {
-            summary: Tensor::cat(&cols, D::Minus1)?,
-            logits,
-            hidden,
-            grads,
-            local_grads,
-        })
+        cols.extend(extra);
+        Ok(Tensor::cat(&cols, D::Minus1)?)
     }
 }
