@@ -230,8 +230,8 @@ fn cli_sweep_resume_merge_report() {
     let _ = std::fs::remove_dir_all(&t);
 }
 
-/// Repeated grid values count once; without a terminal a sweep logs one line per finished run (silenced
-/// by --quiet); merge writes merged.csv.
+/// Repeated grid values count once; without a terminal a sweep logs one line per finished run, and one per
+/// epoch when each worker has a single cell to run (all silenced by --quiet); merge writes merged.csv.
 #[test]
 fn cli_sweep_dedups_logs_lines_and_writes_csv() {
     let t = tmpdir("cli", "dedup-log");
@@ -272,6 +272,8 @@ fn cli_sweep_dedups_logs_lines_and_writes_csv() {
             && err.contains("ETA"),
         "{err}"
     );
+    // Two cells for one worker: finished-run lines only, no epoch lines.
+    assert!(!err.contains(": epoch 1/1"), "{err}");
     let (stdout, _) = ok(&["merge", "--strict", s(&out)]);
     assert!(
         stdout.contains("2 result(s) for 2 expected cell(s)"),
@@ -279,7 +281,15 @@ fn cli_sweep_dedups_logs_lines_and_writes_csv() {
     );
     let csv = std::fs::read_to_string(out.join("merged.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
-    std::fs::remove_file(out.join("runs").join("ei_eps0.5_c00_s0.json")).unwrap();
+    // One cell for one worker (as one cell per process from a queue): its epochs are logged too.
+    let last = out.join("runs").join("ei_eps0.5_c00_s0.json");
+    std::fs::remove_file(&last).unwrap();
+    let (_, err) = ok(&args);
+    assert!(
+        err.contains("  ei_eps0.5_c00_s0: epoch 1/1, test accuracy ") && err.contains("[2/2] done"),
+        "{err}"
+    );
+    std::fs::remove_file(&last).unwrap();
     let mut quiet = args.to_vec();
     quiet.push("--quiet");
     let (_, err) = ok(&quiet);

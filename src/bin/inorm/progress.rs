@@ -100,10 +100,15 @@ pub(crate) fn do_sweep(
         .collect();
     let tally = Mutex::new(Tally::default());
     let log = lines();
+    // When every worker has at most one cell to run (one cell per process from a queue, a SLURM task per
+    // cell), finished-run lines alone would say nothing for the whole run: log its epochs too.
+    let epoch_lines = AtomicBool::new(false);
+    let running: Mutex<Vec<String>> = Mutex::new(vec![String::new(); jobs]);
     let on_event = |ev: SweepEvent| match ev {
         SweepEvent::Planned { todo, skipped } => {
             let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
             (t.todo, t.skipped, t.start) = (todo, skipped, Some(Instant::now()));
+            epoch_lines.store(log && todo <= jobs, Ordering::Relaxed);
             if log {
                 eprintln!(
                     "sweep {}: {} of {} cells of shard {}/{} to run ({skipped} already done)",
@@ -119,6 +124,9 @@ pub(crate) fn do_sweep(
             if let Some(b) = workers.get(worker) {
                 b.set_position(0);
                 b.set_message(cell.id());
+            }
+            if let Some(r) = running.lock().unwrap_or_else(|e| e.into_inner()).get_mut(worker) {
+                *r = cell.id();
             }
         }
         SweepEvent::Step {
@@ -140,7 +148,17 @@ pub(crate) fn do_sweep(
                 b.set_position(((epoch - 1) * steps_per_epoch + step) as u64);
             }
         }
-        SweepEvent::Step { .. } => {}
+        SweepEvent::Step {
+            worker,
+            progress: Progress::Epoch { epoch, test_acc },
+            epochs,
+        } => {
+            if epoch_lines.load(Ordering::Relaxed) {
+                let running = running.lock().unwrap_or_else(|e| e.into_inner());
+                let id = running.get(worker).map_or("", String::as_str);
+                eprintln!("  {id}: epoch {epoch}/{epochs}, test accuracy {test_acc:.2} %");
+            }
+        }
         SweepEvent::Finished {
             cell,
             test_acc,
