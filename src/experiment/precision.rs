@@ -20,7 +20,10 @@ fn precision_of(rs: &[RunResult]) -> String {
 }
 
 /// The final test accuracy of each run of `preset` at `eps`, keyed by (configuration, seed).
-fn runs(rs: &[RunResult], preset: Preset, eps: f64) -> Vec<((Option<usize>, u64), f64, bool)> {
+/// One run of a condition and ε: its (configuration, seed) key, final test accuracy, and whether at chance.
+type Run = ((Option<usize>, u64), f64, bool);
+
+fn runs(rs: &[RunResult], preset: Preset, eps: f64) -> Vec<Run> {
     rs.iter()
         .filter(|r| r.config.spec.preset == preset && r.config.eps == eps)
         .map(|r| {
@@ -73,7 +76,7 @@ pub fn against_section(results: &[RunResult], other: &[RunResult]) -> String {
         } else {
             f64::NAN
         };
-        let acc = |v: &[((Option<usize>, u64), f64, bool)]| {
+        let acc = |v: &[Run]| {
             median(&v.iter().map(|r| r.1).collect::<Vec<_>>())
         };
         let _ = writeln!(

@@ -482,6 +482,7 @@ impl InplaceOp2 for SgdInplace<'_> {
             }
         }
         /// PyTorch's `p.add_(g, alpha=-lr)` then `clamp_(min=0)`: NaN stays NaN.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(v <= 0)` is the point: true for NaN
         fn run_keep_nan(p: &mut [f32], g: &[f32], per: usize, lr: &[Option<f32>], clamp: bool) {
             for ((p, g), lr) in p.chunks_mut(per).zip(g.chunks(per)).zip(lr) {
                 let Some(lr) = *lr else { continue };

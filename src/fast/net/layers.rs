@@ -59,6 +59,10 @@ pub(super) struct Hidden {
 /// Local-loss value (`K×1×1`, f64) and gradients of one layer.
 pub(super) type Local = (Tensor, Vec<(String, Tensor)>);
 
+/// What [`LockstepNet::hidden_layers`] returns: the layers, each one's local loss (`K×1×1`, f64) and the
+/// local-loss gradients by parameter name.
+pub(super) type HiddenPass = (Vec<Hidden>, Vec<Tensor>, BTreeMap<String, Tensor>);
+
 /// Everything one forward and backward pass produces, still on the device.
 pub(super) struct Pass {
     /// Per network: mean task loss, correct count, local loss of each hidden layer and, with diagnostics,
@@ -429,7 +433,7 @@ impl LockstepNet {
         &self,
         x: Tensor,
         layer: &mut dyn FnMut(usize, Tensor) -> Result<(Hidden, Option<Local>)>,
-    ) -> Result<(Vec<Hidden>, Vec<Tensor>, BTreeMap<String, Tensor>)> {
+    ) -> Result<HiddenPass> {
         let mut hidden: Vec<Hidden> = Vec::with_capacity(HIDDEN_LAYERS);
         let mut local_loss = Vec::with_capacity(HIDDEN_LAYERS);
         let mut local_grads = BTreeMap::new();
