@@ -20,12 +20,12 @@ NARRATION_EXCLUDE=(
 NARRATION_SCOPE=(README.md docs paper src tests scripts benches .ci .cargo Cargo.toml)
 
 # (c) patterns, extended regular expressions matched case-insensitively. This file spells them out, so
-# (c) skips it.
+# (c) skips it; a bracketed letter keeps a pattern from matching its own line in other searches.
 NARRATION=(
-  '\bsessions?\b'                                   # "the fourth session", "over five sessions"
+  '\bsess[i]ons?\b'                                  # how many sittings the work took
   '\bsittings?\b'
   '\bworking[ -]days?\b'
-  '\bissue #?[0-9]'                                 # "issue 13", "Issue 11's": a tracker not in the repository
+  '\biss[u]e #?[0-9]'                                # a tracker's numbers: the tracker is not in the repository
   "\\bthe issue's\\b"                               # "the issue's targets"
   '\b(idle|shared|busy|loaded) machine\b'           # "on the shared machine"
   '\bmachine (was|is|were) (idle|shared|busy|loaded|paused)\b'

@@ -166,11 +166,16 @@ fn device_of(backend: Backend) -> Result<(Device, DType)> {
     match backend {
         Backend::Reference | Backend::ReferenceAutocast => Err(Error::invalid(
             "backend",
-            "reference (the bench measures the fast path: fast, fast-f64, fast-cuda, fast-cuda-f64, \
-             fast-f16-autocast)",
+            format!(
+                "{} (the bench measures the fast path: fast, fast-f64, fast-cuda, fast-cuda-f64, \
+                 fast-f16-autocast)",
+                backend.name()
+            ),
         )),
         Backend::Fast { f64 } => Ok((Device::Cpu, if f64 { DType::F64 } else { DType::F32 })),
-        Backend::FastCuda { f64 } => Ok((cuda_device()?, if f64 { DType::F64 } else { DType::F32 })),
+        Backend::FastCuda { f64 } => {
+            Ok((cuda_device()?, if f64 { DType::F64 } else { DType::F32 }))
+        }
         // The GEMM floor of the f16-autocast mode is f32's: its matmuls run in f32 on f16 values.
         Backend::FastAutocast => Ok((Device::Cpu, DType::F32)),
     }

@@ -76,9 +76,7 @@ pub fn against_section(results: &[RunResult], other: &[RunResult]) -> String {
         } else {
             f64::NAN
         };
-        let acc = |v: &[Run]| {
-            median(&v.iter().map(|r| r.1).collect::<Vec<_>>())
-        };
+        let acc = |v: &[Run]| median(&v.iter().map(|r| r.1).collect::<Vec<_>>());
         let _ = writeln!(
             s,
             "| {} | {e} | {} / {} | {ka} / {kb} | {} | {:.0}–{:.0} % | {} / {} | {} | {} ({}) |",

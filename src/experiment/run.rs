@@ -10,7 +10,6 @@ use super::store::{
     cell_state, model_path, remove_stale_temp, result_path, runs_dir, write_manifest, write_result,
     CellState, Manifest,
 };
-
 use crate::data::{data_id, used_sizes, FashionMnist};
 use crate::error::{Error, Result};
 use crate::interop::{check_writable, save_model, FileDtype};

@@ -23,10 +23,13 @@ use crate::model::{
 /// Checks that `cfgs` can share one [`LockstepNet`]: every field but ε, hyperparameters, seed, shuffle,
 /// config index and initial parameters equal to run 0's, and a fast backend.
 pub fn check_group(cfgs: &[TrainConfig]) -> Result<()> {
-    if cfgs.first().is_some_and(|c| c.backend.is_reference()) {
+    if let Some(c) = cfgs.first().filter(|c| c.backend.is_reference()) {
         return Err(Error::invalid(
             "lockstep backend",
-            "reference (lockstep runs on fast, fast-f64, fast-cuda, fast-cuda-f64 or fast-f16-autocast)",
+            format!(
+                "{} (lockstep runs on fast, fast-f64, fast-cuda, fast-cuda-f64 or fast-f16-autocast)",
+                c.backend.name()
+            ),
         ));
     }
     check_shared(cfgs)

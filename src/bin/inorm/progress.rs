@@ -103,7 +103,6 @@ pub(crate) fn do_sweep(
     // When every worker has at most one cell to run (one cell per process from a queue, a SLURM task per
     // cell), finished-run lines alone would say nothing for the whole run: log its epochs too.
     let epoch_lines = AtomicBool::new(false);
-    let running: Mutex<Vec<String>> = Mutex::new(vec![String::new(); jobs]);
     let on_event = |ev: SweepEvent| match ev {
         SweepEvent::Planned { todo, skipped } => {
             let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
@@ -124,9 +123,6 @@ pub(crate) fn do_sweep(
             if let Some(b) = workers.get(worker) {
                 b.set_position(0);
                 b.set_message(cell.id());
-            }
-            if let Some(r) = running.lock().unwrap_or_else(|e| e.into_inner()).get_mut(worker) {
-                *r = cell.id();
             }
         }
         SweepEvent::Step {
@@ -153,10 +149,12 @@ pub(crate) fn do_sweep(
             progress: Progress::Epoch { epoch, test_acc },
             epochs,
         } => {
-            if epoch_lines.load(Ordering::Relaxed) {
-                let running = running.lock().unwrap_or_else(|e| e.into_inner());
-                let id = running.get(worker).map_or("", String::as_str);
-                eprintln!("  {id}: epoch {epoch}/{epochs}, test accuracy {test_acc:.2} %");
+            // A worker's bar holds the id of the cell it runs (hidden bars too).
+            if let (true, Some(b)) = (epoch_lines.load(Ordering::Relaxed), workers.get(worker)) {
+                eprintln!(
+                    "  {}: epoch {epoch}/{epochs}, test accuracy {test_acc:.2} %",
+                    b.message()
+                );
             }
         }
         SweepEvent::Finished {
