@@ -197,8 +197,8 @@ pub const INIT_IDENTITY_ABS: f64 = 1e-9;
 /// most `γ_len ≈ len·EPS64` of Σ|terms| (Higham, Accuracy and Stability, §4.2), each term by one more
 /// EPS64; ×4 covers two implementations summing in different orders and the products feeding the terms.
 /// Used where a test recomputes a quantity by a second, differently ordered implementation (the alignment
-/// and moment diagnostics, tests/reference/metrics.rs) and the bound must follow cancellations entry by
-/// entry rather than relative to a max-abs.
+/// and moment diagnostics, tests/reference/metrics/independent.rs) and the bound must follow cancellations
+/// entry by entry rather than relative to a max-abs.
 pub fn sum_abs_tol(len: usize, abs_sum: f64) -> f64 {
     4.0 * (len as f64 + 1.0) * EPS64 * abs_sum
 }
